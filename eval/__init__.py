@@ -1,0 +1,1 @@
+"""Evaluation harness: labelled corpora from pinned wheels, and scripts that score detectors."""
