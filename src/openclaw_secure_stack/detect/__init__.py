@@ -1,1 +1,39 @@
-"""detect."""
+"""Prompt-injection detection: rules as data, normalized text, one linear-time RE2 pass.
+
+`load_detector(direct_path, indirect_path)` loads both rule families fail-closed (`RulesError`);
+`Detector.detect(text, "direct" | "indirect")` returns an explainable `Verdict`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from openclaw_secure_stack.detect.engine import (
+    Detector,
+    Limits,
+    Span,
+    TextTooLarge,
+    Verdict,
+    strip_spans,
+)
+from openclaw_secure_stack.detect.rules import RuleFile, RulesError, load_rules
+
+__all__ = [
+    "Detector",
+    "Limits",
+    "RuleFile",
+    "RulesError",
+    "Span",
+    "TextTooLarge",
+    "Verdict",
+    "load_detector",
+    "load_rules",
+    "strip_spans",
+]
+
+
+def load_detector(direct_path: Path, indirect_path: Path, limits: Limits | None = None) -> Detector:
+    """Both rule files loaded and compiled, or `RulesError` naming what is wrong."""
+    return Detector(
+        load_rules(direct_path, "direct"), load_rules(indirect_path, "indirect"), limits
+    )
