@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import typer
 
+from openclaw_secure_stack.cli import detect
+
 app = typer.Typer(
     name="openclaw-secure-stack",
     help="Run OpenClaw behind an authenticating, injection-scanning, audited proxy.",
     no_args_is_help=True,
     rich_markup_mode="rich",
 )
+app.command("detect")(detect.detect)

@@ -1,0 +1,86 @@
+"""`openclaw-secure-stack detect`: run the detection engine over JSON Lines on stdin."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Literal, TextIO
+
+import typer
+
+from openclaw_secure_stack.detect import Detector, RulesError, TextTooLarge, load_detector
+from openclaw_secure_stack.settings import SettingsError, load_settings
+
+KINDS = ("direct", "indirect")
+
+
+def scan_line(detector: Detector, line: str, default_kind: str | None) -> dict[str, object]:
+    """One output record for one input line; a bad line gives an error record, never a raise."""
+    try:
+        item = json.loads(line)
+    except json.JSONDecodeError as exc:
+        return {"id": None, "error": f"invalid JSON: {exc.msg} at column {exc.colno}"}
+    if not isinstance(item, dict):
+        return {"id": None, "error": "each line must be a JSON object"}
+    item_id = item.get("id")
+    text = item.get("text")
+    kind = default_kind or item.get("kind")
+    if not isinstance(text, str):
+        return {"id": item_id, "error": "'text' must be a string"}
+    if kind not in KINDS:
+        return {"id": item_id, "error": "'kind' must be 'direct' or 'indirect' (or pass --kind)"}
+    try:
+        verdict = detector.detect(text, kind)
+    except TextTooLarge as exc:
+        return {"id": item_id, "error": str(exc)}
+    return {"id": item_id, **verdict.to_record()}
+
+
+def run(detector: Detector, lines: TextIO, out: TextIO, default_kind: str | None) -> int:
+    """Scan every non-blank line; returns how many lines were errors."""
+    errors = 0
+    for line in lines:
+        if not line.strip():
+            continue
+        record = scan_line(detector, line, default_kind)
+        errors += "error" in record
+        out.write(json.dumps(record, ensure_ascii=False) + "\n")
+    out.flush()
+    return errors
+
+
+def detect(
+    kind: Annotated[
+        Literal["direct", "indirect"] | None,
+        typer.Option(help="Scan every line as this kind, ignoring each line's 'kind'."),
+    ] = None,
+    direct_rules: Annotated[
+        Path | None, typer.Option(help="Direct rules file (default: PROMPT_RULES_PATH).")
+    ] = None,
+    indirect_rules: Annotated[
+        Path | None, typer.Option(help="Indirect rules file (default: INDIRECT_RULES_PATH).")
+    ] = None,
+) -> None:
+    """Scan JSON Lines from stdin for prompt injection, one verdict line per input.
+
+    Input lines: {"id": ..., "text": "...", "kind": "direct"|"indirect"}. "direct" is what a
+    person writes (user messages); "indirect" is tool results, fetched pages, files and replies.
+
+    Output lines: {"id", "verdict": "reject"|"strip"|"flag"|"pass", "rules": [rule ids],
+    "spans": [{"rule", "start", "end", "view"}]}; spans are character offsets into "text".
+    A line that cannot be scanned gives {"id", "error"} and the run goes on; the exit code is 1
+    if any line was an error, 2 if the rules cannot be loaded.
+    """
+    try:
+        settings = load_settings()
+        detector = load_detector(
+            direct_rules or settings.prompt_rules_path,
+            indirect_rules or settings.indirect_rules_path,
+        )
+    except (SettingsError, RulesError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    errors = run(detector, sys.stdin, sys.stdout, kind)
+    if errors:
+        raise typer.Exit(1)
