@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from openclaw_secure_stack.cli import detect
+from openclaw_secure_stack.cli import audit, detect, token
 
 app = typer.Typer(
     name="openclaw-secure-stack",
@@ -12,4 +12,6 @@ app = typer.Typer(
     no_args_is_help=True,
     rich_markup_mode="rich",
 )
+app.add_typer(audit.app, name="audit")
+app.add_typer(token.app, name="token")
 app.command("detect")(detect.detect)

@@ -1,0 +1,292 @@
+"""The tamper-evident audit log: an HMAC chain over JSON Lines, shared by every worker process.
+
+Each record carries `prev`, the `mac` of the record before it (`GENESIS_PREV` for the first one),
+and its own `mac` = HMAC-SHA256(key, RFC 8785 canonical JSON of the record without `mac`). Editing,
+deleting, reordering or splicing records therefore breaks the chain where it happened, and
+without the key nobody can forge a rewritten chain.
+
+Several processes append to one file and it stays one chain: an exclusive `flock` on a sidecar
+lock file covers "find the chain head, build the record, append it". Each writer caches the head
+together with the file's inode and the size it left the file at, and re-reads the tail only when
+another writer has appended (size changed) or rotated (inode changed) since.
+
+A record is acknowledged only after one `write()` of the whole line to an `O_APPEND` descriptor
+has returned, so a writer killed right after `write` returns has lost nothing (the data is in the
+kernel's page cache; this is not a guard against power loss, there is no fsync per record).
+Rotation renames `audit.jsonl` to `audit.jsonl.000001`, `.000002`, ... (numbers, not clock time,
+so the order never depends on the clock) and the new file continues the same chain.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import hmac
+import json
+import os
+import threading
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import re2
+import rfc8785
+
+from openclaw_secure_stack.audit.redact import redact
+from openclaw_secure_stack.audit.sink import AuditEvent
+from openclaw_secure_stack.settings import Settings, SettingsError
+
+GENESIS_PREV = "0" * 64
+RECORD_FIELDS = ("seq", "ts", "event", "actor", "request_id", "outcome", "details", "prev", "mac")
+MIN_KEY_BYTES = 32
+# /ready reports the log unusable before the disk is so full that a write fails mid-request.
+MIN_FREE_BYTES = 1024 * 1024
+_TAIL_CHUNK = 8192
+
+
+class AuditLogError(Exception):
+    """The audit log cannot record events; the message says which file and why."""
+
+
+def record_mac(key: bytes, record: Mapping[str, object]) -> str:
+    """Hex HMAC-SHA256 over the canonical JSON of `record` minus its `mac` field."""
+    body: dict[str, Any] = {name: value for name, value in record.items() if name != "mac"}
+    return hmac.new(key, rfc8785.dumps(body), hashlib.sha256).hexdigest()
+
+
+def rotated_paths(path: Path) -> list[Path]:
+    """The rotated predecessors of `path` (`path.000001`, ...), oldest first."""
+    pattern = re2.compile(r"^" + re2.escape(path.name) + r"\.(\d{6,})$")
+    numbered = []
+    with contextlib.suppress(FileNotFoundError):
+        for entry in path.parent.iterdir():
+            match = pattern.match(entry.name)
+            if match:
+                numbered.append((int(match.group(1)), entry))
+    return [entry for _, entry in sorted(numbered)]
+
+
+def chain_paths(path: Path) -> list[Path]:
+    """Every file of the chain that ends in `path`, oldest first."""
+    return [*rotated_paths(path), *([path] if path.exists() else [])]
+
+
+def last_lines(fd: int, size: int, count: int) -> list[bytes]:
+    """Up to `count` newline-terminated lines before `size`, oldest first, read backwards.
+
+    A trailing partial line (no newline yet) is not a line: a writer may still be writing it,
+    or was killed while writing it.
+    """
+    if count <= 0:
+        return []
+    chunk = _TAIL_CHUNK
+    while True:
+        start = max(0, size - chunk)
+        data = os.pread(fd, size - start, start)
+        whole = data[: data.rfind(b"\n") + 1]
+        lines = whole.splitlines(keepends=True)
+        if start > 0:
+            lines = lines[1:]  # the first one may begin before `start`
+        if len(lines) >= count or start == 0:
+            return lines[-count:]
+        chunk *= 2
+
+
+def utc_timestamp() -> str:
+    """Now as RFC 3339 in UTC with microseconds, e.g. `2026-11-25T10:43:29.123456Z`."""
+    return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class _Head:
+    seq: int
+    mac: str
+
+
+_GENESIS = _Head(0, GENESIS_PREV)
+
+
+class AuditLog:
+    """Appends sealed records to `path`; safe to share between threads and worker processes."""
+
+    def __init__(self, path: Path, key: bytes, rotate_bytes: int) -> None:
+        if len(key) < MIN_KEY_BYTES:
+            raise ValueError(f"audit key must be at least {MIN_KEY_BYTES} bytes")
+        if rotate_bytes < 1:
+            raise ValueError("rotate_bytes must be positive")
+        self.path = path
+        self._key = key
+        self._rotate_bytes = rotate_bytes
+        self._lock_path = path.with_name(path.name + ".lock")
+        self._thread_lock = threading.Lock()
+        self._pid = -1  # the process that owns the descriptors below
+        self._fd = -1
+        self._lock_fd = -1
+        self._inode = -1
+        self._size = -1  # where this writer left the file; anything else means another wrote
+        self._head: _Head | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> AuditLog:
+        if settings.audit_key is None:
+            raise SettingsError(
+                "AUDIT_KEY: not set; the audit log needs a key of at least 32 characters "
+                "(try: openssl rand -hex 32)"
+            )
+        key = settings.audit_key.get_secret_value().encode()
+        return cls(settings.audit_log_path, key, settings.audit_rotate_bytes)
+
+    def write(self, event: AuditEvent) -> None:
+        """Seal `event` into the chain and append it; raise `AuditLogError` if that fails."""
+        details = redact(event.details)
+        with self._locked():
+            head = self._current_head()
+            record: dict[str, Any] = {
+                "seq": head.seq + 1,
+                "ts": utc_timestamp(),
+                "event": event.event,
+                "actor": event.actor,
+                "request_id": event.request_id,
+                "outcome": event.outcome,
+                "details": details,
+                "prev": head.mac,
+            }
+            try:
+                body = rfc8785.dumps(record)
+            except (rfc8785.CanonicalizationError, TypeError, ValueError) as exc:
+                raise AuditLogError(
+                    f"audit event {event.event!r}: details cannot be written as JSON: {exc}"
+                ) from exc
+            mac = hmac.new(self._key, body, hashlib.sha256).hexdigest()
+            line = body[:-1] + b',"mac":"' + mac.encode() + b'"}\n'
+            if self._size > 0 and self._size + len(line) > self._rotate_bytes:
+                self._rotate()
+            self._append(line)
+            self._head = _Head(head.seq + 1, mac)
+
+    def check(self) -> None:
+        """Raise `AuditLogError` unless the next `write` can lock, read the head and append."""
+        with self._locked():
+            self._current_head()
+        try:
+            stats = os.statvfs(self.path.parent)
+        except OSError as exc:
+            raise AuditLogError(f"audit log {self.path}: {exc.strerror}") from exc
+        if stats.f_bavail * stats.f_frsize < MIN_FREE_BYTES:
+            raise AuditLogError(f"audit log {self.path}: less than 1 MiB of disk space left")
+
+    def close(self) -> None:
+        with self._thread_lock:
+            self._close_descriptors()
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        with self._thread_lock:
+            try:
+                if self._pid != os.getpid():
+                    self._open_for_this_process()
+                fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+            except OSError as exc:
+                raise AuditLogError(f"audit log {self.path}: {exc.strerror or exc}") from exc
+            try:
+                yield
+            finally:
+                fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+
+    def _open_for_this_process(self) -> None:
+        # After a fork the inherited descriptors share the parent's lock: open our own.
+        self._close_descriptors()
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._lock_fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        self._pid = os.getpid()
+
+    def _close_descriptors(self) -> None:
+        for fd in (self._fd, self._lock_fd):
+            if fd >= 0:
+                os.close(fd)
+        self._fd = self._lock_fd = self._inode = self._size = -1
+        self._pid = -1
+        self._head = None
+
+    def _open_log(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
+        self._fd = os.open(self.path, flags, 0o600)
+        stat = os.fstat(self._fd)
+        self._inode, self._size = stat.st_ino, -1
+
+    def _current_head(self) -> _Head:
+        """The chain head as the file says, re-read only if another writer changed the file."""
+        try:
+            try:
+                stat = self.path.stat()
+            except FileNotFoundError:
+                stat = None
+            if stat is None or stat.st_ino != self._inode:
+                self._open_log()  # rotated (or removed) by someone else
+                stat = os.fstat(self._fd)
+            if self._head is not None and stat.st_size == self._size:
+                return self._head
+            self._size = stat.st_size
+            if self._size > 0 and os.pread(self._fd, 1, self._size - 1) != b"\n":
+                # A writer died mid-line (or the disk filled). Keep that file as evidence and
+                # go on in a fresh one; verify reports the partial record.
+                self._rotate()
+            found = self._read_head()
+        except OSError as exc:
+            raise AuditLogError(f"audit log {self.path}: {exc.strerror or exc}") from exc
+        if self._head is not None and found.seq < self._head.seq:
+            # Records this process wrote are gone (the file was truncated or deleted). Keep
+            # chaining from what we wrote so `audit verify` shows the hole instead of a fresh,
+            # valid-looking chain.
+            return self._head
+        self._head = found
+        return found
+
+    def _read_head(self) -> _Head:
+        """The last whole record of the current file, else of the newest rotated file."""
+        for path in reversed(chain_paths(self.path)):
+            with path.open("rb") as file:
+                size = os.fstat(file.fileno()).st_size
+                lines = last_lines(file.fileno(), size, 1)
+            if lines:
+                return _parse_head(path, lines[0])
+        return _GENESIS
+
+    def _rotate(self) -> None:
+        previous = rotated_paths(self.path)
+        number = int(previous[-1].name.rsplit(".", 1)[1]) + 1 if previous else 1
+        target = self.path.with_name(f"{self.path.name}.{number:06d}")
+        if target.exists():
+            raise AuditLogError(f"cannot rotate {self.path}: {target} already exists")
+        self.path.rename(target)
+        self._open_log()
+        self._size = 0
+
+    def _append(self, line: bytes) -> None:
+        try:
+            written = os.write(self._fd, line)
+        except OSError as exc:
+            self._size = -1
+            raise AuditLogError(f"audit log {self.path}: {exc.strerror}") from exc
+        self._size += written
+        if written != len(line):
+            raise AuditLogError(f"audit log {self.path}: short write ({written}/{len(line)})")
+
+
+def _parse_head(path: Path, line: bytes) -> _Head:
+    try:
+        record = json.loads(line)
+        seq, mac = record["seq"], record["mac"]
+    except (ValueError, TypeError, KeyError) as exc:
+        raise AuditLogError(
+            f"audit log {path}: the last record is unreadable, so the chain cannot continue; "
+            "run `openclaw-secure-stack audit verify` to find the damage"
+        ) from exc
+    if not isinstance(seq, int) or not isinstance(mac, str):
+        raise AuditLogError(f"audit log {path}: the last record has no valid seq/mac")
+    return _Head(seq, mac)

@@ -1,0 +1,57 @@
+"""Keep secrets out of audit details: fingerprint what must be correlated, redact the rest.
+
+The audit log is read by people and shipped to other systems, so it must never hold a token,
+password or key. `AuditLog` runs every event's details through `redact()`; callers that need
+to correlate a secret across records (which token was used?) put `fingerprint(secret)` in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+
+import re2
+
+REDACTED = "[redacted]"
+
+# A key whose name contains one of these words holds a secret unless its value is a number,
+# a boolean, null or a fingerprint (so `max_tokens: 256` and `token: "sha256:…"` survive).
+_SECRET_KEY = re2.compile(
+    r"(?i)(token|authori[sz]ation|passw(or)?d|secret|api[_-]?key|cookie|credential|private[_-]?key|signature)"
+)
+_FINGERPRINT = re2.compile(r"^sha256:[0-9a-f]{16}$")
+# Credentials that show up as values under innocent keys (a copied header, a provider key).
+_SECRET_VALUE = re2.compile(r"(?i)^\s*(bearer|basic)\s+\S")
+
+
+def fingerprint(secret: str | bytes) -> str:
+    """A short, stable, non-reversible name for a high-entropy secret: `sha256:<16 hex>`."""
+    data = secret.encode() if isinstance(secret, str) else secret
+    return "sha256:" + hashlib.sha256(data).hexdigest()[:16]
+
+
+def redact(details: Mapping[str, object]) -> dict[str, object]:
+    """A copy of `details` with secret-looking keys and credential-looking values redacted."""
+    return {str(key): _redact_entry(str(key), value) for key, value in details.items()}
+
+
+def _redact_entry(key: str, value: object) -> object:
+    if _SECRET_KEY.search(key) and not _is_harmless(value):
+        return REDACTED
+    return _redact_value(value)
+
+
+def _redact_value(value: object) -> object:
+    if isinstance(value, Mapping):
+        return redact(value)
+    if isinstance(value, list | tuple):
+        return [_redact_value(item) for item in value]
+    if isinstance(value, str) and _SECRET_VALUE.search(value):
+        return REDACTED
+    return value
+
+
+def _is_harmless(value: object) -> bool:
+    if value is None or isinstance(value, bool | int | float):
+        return True
+    return isinstance(value, str) and _FINGERPRINT.match(value) is not None

@@ -1,0 +1,217 @@
+"""`audit verify` and `audit tail`: check the tamper-evident chain and read recent events."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+from rich.text import Text
+
+from openclaw_secure_stack.audit.log import chain_paths
+from openclaw_secure_stack.audit.tail import LogTail
+from openclaw_secure_stack.audit.verify import Verification, verify_chain
+from openclaw_secure_stack.settings import Settings, SettingsError, load_settings
+
+EXIT_BROKEN = 1
+EXIT_USAGE = 2
+FOLLOW_POLL_SECONDS = 0.5
+DETAILS_WIDTH = 80
+
+app = typer.Typer(
+    help="Verify and read the tamper-evident audit log (AUDIT_LOG_PATH).",
+    no_args_is_help=True,
+)
+
+
+class OutputFormat(StrEnum):
+    text = "text"
+    json = "json"
+
+
+FormatOption = Annotated[
+    OutputFormat, typer.Option("--format", help="text for people, json for machines.")
+]
+
+
+@app.command()
+def verify(
+    paths: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            help="Log files, oldest first. Default: AUDIT_LOG_PATH and its rotated "
+            "predecessors (audit.jsonl.000001, ...).",
+            show_default=False,
+        ),
+    ] = None,
+    output: FormatOption = OutputFormat.text,
+    strict: Annotated[
+        bool,
+        typer.Option("--strict", help="Exit 1 on a trailing partial record too."),
+    ] = False,
+) -> None:
+    """Check every record's mac, seq and prev link with AUDIT_KEY; report the first break.
+
+    Exit 0: the chain is intact.
+    Exit 1: it is broken; the file, line and reason of the FIRST break are printed.
+    Exit 2: usage or configuration error.
+
+    A last line without a newline is a record whose writer was killed mid-write.
+    It was never acknowledged, and cutting whole records off the end of a log
+    is undetectable by any chain without an outside anchor, so it is reported
+    as "intact up to line N; trailing partial record" with exit 0.
+    --strict makes it exit 1.
+    """
+    settings = _settings_or_exit()
+    if settings.audit_key is None:
+        _usage_error("AUDIT_KEY: not set; verify needs the key the log was written with")
+    files = paths or chain_paths(settings.audit_log_path)
+    if not files:
+        _usage_error(f"no audit log at {settings.audit_log_path} (AUDIT_LOG_PATH)")
+    for path in files:
+        if not path.is_file():
+            _usage_error(f"{path}: no such file")
+    result = verify_chain(files, settings.audit_key.get_secret_value().encode())
+    if output is OutputFormat.json:
+        sys.stdout.write(json.dumps(result.as_json()) + "\n")
+    else:
+        _print_verification(result)
+    if not result.intact or (strict and result.partial):
+        raise typer.Exit(EXIT_BROKEN)
+
+
+@app.command()
+def tail(
+    path: Annotated[
+        Path | None,
+        typer.Argument(help="Log file. Default: AUDIT_LOG_PATH.", show_default=False),
+    ] = None,
+    lines: Annotated[int, typer.Option("-n", "--lines", min=0, help="How many events.")] = 20,
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="Keep printing new events (Ctrl-C stops).")
+    ] = False,
+    output: FormatOption = OutputFormat.text,
+) -> None:
+    """Show the most recent events: time, seq, event, actor, outcome, request id, details.
+
+    This only reads the log; it does not check macs (use `audit verify`).
+    """
+    log_path = path or _settings_or_exit().audit_log_path
+    if not chain_paths(log_path) and not follow:
+        _usage_error(f"no audit log at {log_path}")
+    console = Console(highlight=False, soft_wrap=True)
+    reader = LogTail(log_path)
+    try:
+        _show(reader.recent(lines), output, console)
+        while follow:
+            time.sleep(FOLLOW_POLL_SECONDS)
+            _show(reader.new_lines(), output, console)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        reader.close()
+
+
+def _settings_or_exit() -> Settings:
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        _usage_error(str(exc))
+
+
+def _usage_error(message: str) -> NoReturn:
+    Console(stderr=True, highlight=False).print(Text(f"error: {message}", style="red"))
+    raise typer.Exit(EXIT_USAGE)
+
+
+def _print_verification(result: Verification) -> None:
+    console = Console(highlight=False, soft_wrap=True)
+    for partial in result.partial:
+        console.print(
+            Text(
+                f"! {partial.file}: intact up to line {partial.line - 1}; trailing partial "
+                f"record at line {partial.line} (a writer stopped mid-write; never acknowledged)",
+                style="yellow",
+            )
+        )
+    span = f"{result.first_ts} .. {result.last_ts}" if result.records else "no records"
+    if result.broken is None:
+        console.print(
+            Text(
+                f"OK audit chain intact: {result.records} records in {len(result.files)} "
+                f"file(s), seq 1..{result.last_seq}, {span}",
+                style="green",
+            )
+        )
+        return
+    broken = result.broken
+    console.print(
+        Text(
+            f"BROKEN {broken.file}:{broken.line}: {broken.reason.value}: {broken.message}",
+            style="bold red",
+        )
+    )
+    console.print(f"{result.records} records verified before the break ({span})")
+
+
+def _show(raw_lines: list[bytes], output: OutputFormat, console: Console) -> None:
+    for raw in raw_lines:
+        try:
+            record = json.loads(raw)
+        except ValueError:
+            record = None
+        if not isinstance(record, dict):
+            unreadable = raw.decode("utf-8", "replace").rstrip("\n")
+            if output is OutputFormat.json:
+                sys.stdout.write(json.dumps({"unreadable": unreadable}) + "\n")
+            else:
+                console.print(Text(f"(unreadable line) {_printable(unreadable)}", style="dim"))
+            continue
+        if output is OutputFormat.json:
+            sys.stdout.write(json.dumps(record) + "\n")
+        else:
+            console.print(_event_line(record))
+    sys.stdout.flush()
+
+
+_OUTCOME_STYLES = {"allow": "green", "ok": "green", "deny": "red", "block": "red"}
+
+
+def _event_line(record: dict[str, object]) -> Text:
+    ts = str(record.get("ts", ""))
+    outcome = str(record.get("outcome", ""))
+    details = record.get("details")
+    summary = (
+        " ".join(f"{key}={_compact(value)}" for key, value in details.items())
+        if isinstance(details, dict)
+        else ""
+    )
+    if len(summary) > DETAILS_WIDTH:
+        summary = summary[: DETAILS_WIDTH - 1] + "…"
+    return Text.assemble(
+        (ts[:19].replace("T", " ") + "Z", "dim"),
+        f"  #{record.get('seq')}  ",
+        (_printable(str(record.get("event"))), "bold"),
+        "  ",
+        (_printable(str(record.get("actor") or "-")), "cyan"),
+        "  ",
+        (_printable(outcome), _OUTCOME_STYLES.get(outcome, "yellow")),
+        "  ",
+        (_printable(str(record.get("request_id") or "-")), "dim"),
+        "  ",
+        _printable(summary),
+    )
+
+
+def _compact(value: object) -> str:
+    return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+
+
+def _printable(text: str) -> str:
+    # Events carry attacker-chosen text (paths, headers): never let it drive the terminal.
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
