@@ -55,6 +55,17 @@ class Settings(BaseSettings):
     stream_read_timeout: float = Field(
         300.0, gt=0, description="Seconds allowed between chunks of a streamed reply."
     )
+    client_timeout: float = Field(
+        15.0,
+        gt=0,
+        description=(
+            "Seconds a client may take to send its request headers, and between chunks of "
+            "its request body (against slow-sending clients)."
+        ),
+    )
+    upstream_ready_path: str = Field(
+        "/readyz", description="Upstream path that answers 2xx when OpenClaw is ready."
+    )
 
     # --- audit log -----------------------------------------------------------------------
     audit_log_path: Path = Field(

@@ -1,0 +1,213 @@
+"""The proxy as a pure ASGI app: turns each connection into a `Flow`, runs the pipeline, and
+relays the answer. All policy lives in the stages; this module only speaks ASGI."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from typing import Any
+
+from openclaw_secure_stack.audit.sink import AuditSink
+from openclaw_secure_stack.proxy.flow import (
+    Body,
+    ClientGone,
+    Flow,
+    Headers,
+    Receive,
+    Reject,
+    Request,
+    Response,
+    Send,
+    Stage,
+)
+from openclaw_secure_stack.proxy.pipeline import default_stages, run_stages
+from openclaw_secure_stack.proxy.target import validated_path, validated_query
+from openclaw_secure_stack.proxy.upstream import Upstream
+from openclaw_secure_stack.settings import Settings
+
+log = logging.getLogger(__name__)
+
+Scope = MutableMapping[str, Any]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+def build_app(settings: Settings, audit: AuditSink) -> ProxyApp:
+    """The ingress proxy with the default pipeline. Raises SettingsError for unusable settings."""
+    upstream = Upstream(settings)
+    return ProxyApp(settings, default_stages(settings, audit, upstream), upstream)
+
+
+class ProxyApp:
+    def __init__(self, settings: Settings, stages: list[Stage], upstream: Upstream) -> None:
+        self.stages = stages
+        self._upstream = upstream
+        self._max_body = settings.max_body_bytes
+        self._client_timeout = settings.client_timeout
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            await self._http(scope, receive, send)
+        elif scope["type"] == "websocket":
+            await self._websocket(scope, receive, send)
+        elif scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self._upstream.close()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    def _flow(self, scope: Scope, receive: Receive, *, websocket: bool) -> Flow:
+        """A flow for this request; a bad target or length arrives already answered (400/413)."""
+        headers = Headers.from_raw(scope["headers"])
+        raw_path: bytes = scope.get("raw_path") or scope["path"].encode()
+        client = scope.get("client")
+        flow = Flow(
+            Request(
+                method=scope.get("method", "GET"),
+                path=raw_path.decode("latin-1"),
+                query="",
+                headers=headers,
+                client=client[0] if client else None,
+                scheme=scope.get("scheme", "http"),
+                body=Body(receive, length=0, limit=self._max_body, chunk_timeout=0),
+                websocket=websocket,
+            ),
+            request_id=uuid.uuid4().hex,
+        )
+        try:
+            flow.request.path = validated_path(raw_path)
+            flow.request.query = validated_query(scope.get("query_string", b""))
+            if len(headers.get_all("host")) > 1:
+                raise Reject(400, "duplicate_host", "send exactly one Host header")
+            length = 0 if websocket else self._body_length(headers)
+        except Reject as exc:
+            flow.response = Response.error(exc.status, exc.code, exc.message)
+            flow.notes["denied"] = exc.code
+            return flow
+        flow.request.body = Body(
+            receive, length=length, limit=self._max_body, chunk_timeout=self._client_timeout
+        )
+        return flow
+
+    def _body_length(self, headers: Headers) -> int | None:
+        """Declared body length: 0 for none, None for chunked; over the limit is a 413 now."""
+        declared = {value.strip() for value in headers.get_all("content-length")}
+        if not declared:
+            return None if "transfer-encoding" in headers else 0
+        if len(declared) > 1 or not all(value.isdigit() and value.isascii() for value in declared):
+            raise Reject(400, "bad_content_length", "Content-Length must be one decimal number")
+        length = int(declared.pop())
+        if length > self._max_body:
+            raise Reject(413, "body_too_large", f"request body exceeds {self._max_body} bytes")
+        return length
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        flow = self._flow(scope, receive, websocket=False)
+        watcher: asyncio.Task[None] | None = None
+        try:
+            await run_stages(self.stages, flow)
+            response = flow.response or Response.error(500, "no_response", "no stage answered")
+            main = asyncio.current_task()
+            if "content-length" not in response.headers and main is not None:
+                watcher = asyncio.create_task(_cancel_on_disconnect(flow, receive, main))
+            await self._respond(flow, response, send)
+        except ClientGone:
+            flow.notes["client_gone"] = True
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if not flow.notes.get("client_gone") or current is None:
+                raise
+            current.uncancel()
+        finally:
+            if watcher is not None:
+                watcher.cancel()
+            for cleanup in flow.cleanups:
+                await cleanup()
+
+    async def _respond(self, flow: Flow, response: Response, send: Send) -> None:
+        """Send the head only with the first chunk, so a stage may still change it until then."""
+        body = aiter(response.body)
+        try:
+            try:
+                first = await anext(body, b"")
+            except Exception as exc:
+                # Nothing was sent yet: the client gets a clean JSON error instead.
+                await _close(body)
+                response = _error_for(exc)
+                body, first = aiter(response.body), b""
+            await send(_start(flow, response))
+            chunk: bytes | None = first
+            while chunk is not None:
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                chunk = await anext(body, None)
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        finally:
+            await _close(body)
+
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (await receive())["type"] != "websocket.connect":
+            return
+        flow = self._flow(scope, receive, websocket=True)
+        try:
+            await run_stages(self.stages, flow)
+            if flow.response is None and flow.tunnel is not None:
+                request_id = [(b"x-request-id", flow.request_id.encode())]
+                accept = {"type": "websocket.accept", "headers": request_id}
+                await send({**accept, "subprotocol": flow.tunnel.subprotocol})
+                await flow.tunnel.run(receive, send)
+            else:
+                response = flow.response or Response.error(500, "no_response", "no stage answered")
+                await self._refuse(scope, flow, response, send)
+        finally:
+            for cleanup in flow.cleanups:
+                await cleanup()
+
+    async def _refuse(self, scope: Scope, flow: Flow, response: Response, send: Send) -> None:
+        """A refused upgrade gets the same HTTP error as any request, where the server allows."""
+        if "websocket.http.response" not in scope.get("extensions", {}):
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        start = _start(flow, response)
+        await send({**start, "type": "websocket.http.response.start"})
+        async for chunk in response.body:
+            await send({"type": "websocket.http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "websocket.http.response.body", "body": b"", "more_body": False})
+
+
+def _start(flow: Flow, response: Response) -> dict[str, Any]:
+    headers = response.headers.raw()
+    headers.append((b"x-request-id", flow.request_id.encode()))
+    return {"type": "http.response.start", "status": response.status, "headers": headers}
+
+
+def _error_for(exc: Exception) -> Response:
+    if isinstance(exc, Reject):
+        return Response.error(exc.status, exc.code, exc.message)
+    log.error("reply stream failed before its first byte", exc_info=exc)
+    return Response.error(500, "stage_failed", "a response stage failed; reply blocked")
+
+
+async def _close(body: AsyncIterator[bytes]) -> None:
+    aclose = getattr(body, "aclose", None)
+    if aclose is not None:
+        await aclose()
+
+
+async def _cancel_on_disconnect(flow: Flow, receive: Receive, main: asyncio.Task[None]) -> None:
+    """While a reply streams, a client that hangs up cancels the request (and so the upstream
+    request). The request body must be fully read before `receive` can report the hang-up."""
+    await flow.request.body.complete.wait()
+    with contextlib.suppress(Exception):
+        while (await receive())["type"] != "http.disconnect":
+            pass
+    flow.notes["client_gone"] = True
+    main.cancel()

@@ -1,0 +1,232 @@
+"""One request's journey through the proxy (`Flow`) and the contract every stage follows (`Stage`).
+
+A stage reads and changes the flow. To answer or deny, it sets `flow.response` (see `Flow.deny`);
+to act on the reply as it streams, it wraps `flow.response.body` in its own async generator. The
+pipeline (`pipeline.py`) decides which stages run; the app (`app.py`) talks ASGI.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal, Protocol
+
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+class Reject(Exception):
+    """Ends the flow with a JSON error; raise it where setting `flow.response` is not possible."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+class ClientGone(Exception):
+    """The client closed the connection; nothing more can be sent to it."""
+
+
+class Headers:
+    """Ordered, multi-valued HTTP headers; names are kept lower-case, as ASGI delivers them."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self, items: Iterable[tuple[str, str]] = ()) -> None:
+        self._items = [(name.lower(), value) for name, value in items]
+
+    @classmethod
+    def from_raw(cls, raw: Iterable[tuple[bytes, bytes]]) -> Headers:
+        return cls((name.decode("latin-1"), value.decode("latin-1")) for name, value in raw)
+
+    def get(self, name: str) -> str | None:
+        """The first value of `name`, or None."""
+        name = name.lower()
+        return next((value for key, value in self._items if key == name), None)
+
+    def get_all(self, name: str) -> list[str]:
+        name = name.lower()
+        return [value for key, value in self._items if key == name]
+
+    def set(self, name: str, value: str) -> None:
+        """Replace every value of `name` with this one."""
+        self.remove(name)
+        self._items.append((name.lower(), value))
+
+    def add(self, name: str, value: str) -> None:
+        self._items.append((name.lower(), value))
+
+    def remove(self, *names: str) -> None:
+        drop = {name.lower() for name in names}
+        self._items = [(key, value) for key, value in self._items if key not in drop]
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and any(key == name.lower() for key, _ in self._items)
+
+    def items(self) -> list[tuple[str, str]]:
+        return list(self._items)
+
+    def raw(self) -> list[tuple[bytes, bytes]]:
+        return [(key.encode("latin-1"), value.encode("latin-1")) for key, value in self._items]
+
+
+class Body:
+    """The request body as it arrives: stream it once (`async for`), or `read()` it whole.
+
+    Both enforce the size limit (413) and a per-chunk client timeout (408). `replace()` swaps in
+    new content (a sanitizer's rewrite); the forwarder then sends that with a fresh Content-Length.
+    """
+
+    def __init__(
+        self, receive: Receive, *, length: int | None, limit: int, chunk_timeout: float
+    ) -> None:
+        self.length = length
+        self._receive = receive
+        self._limit = limit
+        self._chunk_timeout = chunk_timeout
+        self._content: bytes | None = b"" if length == 0 else None
+        self._streamed = False
+        self.complete = asyncio.Event()
+        if length == 0:
+            self.complete.set()
+
+    async def _chunks(self) -> AsyncIterator[bytes]:
+        if self._streamed:
+            raise RuntimeError("the request body was already streamed")
+        self._streamed = True
+        received = 0
+        while not self.complete.is_set():
+            try:
+                async with asyncio.timeout(self._chunk_timeout):
+                    message = await self._receive()
+            except TimeoutError:
+                raise Reject(408, "body_timeout", "the request body arrived too slowly") from None
+            if message["type"] == "http.disconnect":
+                raise ClientGone
+            chunk: bytes = message.get("body", b"")
+            received += len(chunk)
+            if received > self._limit:
+                raise Reject(413, "body_too_large", f"request body exceeds {self._limit} bytes")
+            if not message.get("more_body", False):
+                self.complete.set()
+            if chunk:
+                yield chunk
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        if self._content is not None:
+            return _once(self._content)
+        return self._chunks()
+
+    async def read(self) -> bytes:
+        """The whole body (at most the configured limit); later reads return the same bytes."""
+        if self._content is None:
+            self._content = b"".join([chunk async for chunk in self._chunks()])
+        return self._content
+
+    def replace(self, content: bytes) -> None:
+        """Forward `content` instead of what the client sent (call `read()` first)."""
+        if self._streamed and not self.complete.is_set():
+            raise RuntimeError("cannot replace a body that is being streamed")
+        self._content = content
+        self.length = len(content)
+
+
+async def _once(content: bytes) -> AsyncIterator[bytes]:
+    if content:
+        yield content
+
+
+@dataclass
+class Request:
+    """What the client asked for. `path` is the exact, validated path that is authorized and
+    forwarded (percent-encoded as received; see `target.py`); `query` is the raw query string."""
+
+    method: str
+    path: str
+    query: str
+    headers: Headers
+    client: str | None
+    scheme: str
+    body: Body
+    websocket: bool = False
+
+
+@dataclass
+class Response:
+    """The answer. `origin` says who produced it; `body` is consumed exactly once, as it streams.
+
+    Until the first body chunk is produced, `status` and `headers` may still change: the app sends
+    the response head only when the body yields its first chunk (or ends empty).
+    """
+
+    status: int
+    headers: Headers
+    body: AsyncIterable[bytes]
+    origin: Literal["proxy", "upstream"] = "proxy"
+
+    @classmethod
+    def error(cls, status: int, code: str, message: str) -> Response:
+        """The JSON error every denial uses: {"error": {"code": ..., "message": ...}}."""
+        payload = {"error": {"code": code, "message": message}}
+        return cls.json(status, payload)
+
+    @classmethod
+    def json(cls, status: int, payload: Mapping[str, object]) -> Response:
+        content = json.dumps(payload, separators=(",", ":")).encode()
+        headers = Headers(
+            [("content-type", "application/json"), ("content-length", str(len(content)))]
+        )
+        return cls(status, headers, _once(content))
+
+
+@dataclass(eq=False)
+class Flow:
+    """Everything known about one request, shared by the stages in order.
+
+    `actor` is the client token's name once auth has run. `findings` are audit-safe summaries
+    (rule id, severity, never the raw text) from detectors; `notes` are extra audit details.
+    `cleanups` run when the exchange ends, however it ends (the forwarder releases its upstream
+    connection there). For a WebSocket the forwarder sets `tunnel` instead of `response`.
+    """
+
+    request: Request
+    request_id: str
+    actor: str | None = None
+    response: Response | None = None
+    findings: list[Mapping[str, object]] = field(default_factory=list)
+    notes: dict[str, object] = field(default_factory=dict)
+    started: float = field(default_factory=time.monotonic)
+    cleanups: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    tunnel: Tunnel | None = None
+
+    def deny(self, status: int, code: str, message: str) -> None:
+        """Answer with a JSON error; later request stages and the forwarder are skipped."""
+        self.response = Response.error(status, code, message)
+        self.notes["denied"] = code
+
+
+class Tunnel(Protocol):
+    """An open WebSocket to the upstream; the app accepts the client and relays with `run`."""
+
+    subprotocol: str | None
+
+    async def run(self, receive: Receive, send: Send) -> None: ...
+
+
+class Stage(Protocol):
+    """One small step of the pipeline.
+
+    `name` appears in audit records and errors. Stages run in list order until one sets
+    `flow.response`; after that only stages with `sees_answered = True` run (response scanning,
+    audit). A stage that raises denies the request (fail closed); it is never skipped.
+    """
+
+    name: ClassVar[str]
+    sees_answered: ClassVar[bool]
+
+    async def __call__(self, flow: Flow) -> None: ...

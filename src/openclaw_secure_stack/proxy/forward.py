@@ -1,0 +1,157 @@
+"""Forward stage: sends the authorized request to OpenClaw and streams the reply back.
+
+The request body streams through as the client sends it (or the sanitizer's replacement); the
+reply is handed on chunk by chunk as it arrives, with no buffering, so SSE stays live. The
+client's credentials and forwarding headers never pass; OpenClaw gets the gateway token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import ClassVar
+
+import aiohttp
+
+from openclaw_secure_stack.proxy.flow import Flow, Headers, Reject, Request, Response
+from openclaw_secure_stack.proxy.upstream import Upstream
+from openclaw_secure_stack.proxy.websocket import open_tunnel
+
+HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+    }
+)
+# Set by the proxy itself, or meaningful only between the client and the proxy.
+_NOT_FROM_CLIENT = HOP_BY_HOP | {
+    "authorization",
+    "host",
+    "content-length",
+    "forwarded",
+    "x-forwarded-for",
+    "x-forwarded-host",
+    "x-forwarded-port",
+    "x-forwarded-prefix",
+    "x-forwarded-proto",
+    "x-real-ip",
+    "x-request-id",
+    "sec-websocket-key",
+    "sec-websocket-version",
+    "sec-websocket-extensions",
+    "sec-websocket-protocol",
+}
+
+
+def _connection_listed(headers: Headers) -> set[str]:
+    listed: set[str] = set()
+    for value in headers.get_all("connection"):
+        listed.update(name.strip().lower() for name in value.split(",") if name.strip())
+    return listed
+
+
+def upstream_headers(flow: Flow, authorization: str) -> list[tuple[str, str]]:
+    """The client's end-to-end headers plus the proxy's own: gateway token, X-Forwarded-*."""
+    request = flow.request
+    drop = _NOT_FROM_CLIENT | _connection_listed(request.headers)
+    headers = [(name, value) for name, value in request.headers.items() if name not in drop]
+    headers.append(("authorization", authorization))
+    headers.append(("x-forwarded-proto", "https" if request.scheme in ("https", "wss") else "http"))
+    if request.client:
+        headers.append(("x-forwarded-for", request.client))
+    headers.append(("x-request-id", flow.request_id))
+    if request.body.length:
+        headers.append(("content-length", str(request.body.length)))
+    return headers
+
+
+def response_headers(raw: Headers) -> Headers:
+    drop = HOP_BY_HOP | _connection_listed(raw)
+    return Headers((name, value) for name, value in raw.items() if name not in drop)
+
+
+class Forward:
+    name: ClassVar[str] = "forward"
+    sees_answered: ClassVar[bool] = False
+
+    def __init__(self, upstream: Upstream) -> None:
+        self._upstream = upstream
+
+    async def __call__(self, flow: Flow) -> None:
+        headers = upstream_headers(flow, self._upstream.authorization)
+        url = self._upstream.url(flow.request.path, flow.request.query)
+        if flow.request.websocket:
+            flow.tunnel = await open_tunnel(self._upstream, url, headers, flow.request)
+            return
+        upload_error: list[BaseException] = []
+        try:
+            async with asyncio.timeout(self._upstream.read_timeout):
+                resp = await self._upstream.session.request(
+                    flow.request.method,
+                    url,
+                    headers=headers,
+                    data=_upload(flow.request, upload_error) if _has_body(flow.request) else None,
+                    allow_redirects=False,
+                )
+        except TimeoutError:
+            raise Reject(504, "upstream_timeout", "OpenClaw did not answer in time") from None
+        except (aiohttp.ClientError, OSError) as exc:
+            if upload_error:
+                raise upload_error[0] from None
+            raise Reject(502, "upstream_unavailable", "OpenClaw cannot be reached") from exc
+        flow.cleanups.append(_finisher(resp))
+        streamed = resp.content_length is None
+        timeout = self._upstream.stream_read_timeout if streamed else self._upstream.read_timeout
+        flow.response = Response(
+            resp.status,
+            response_headers(Headers.from_raw(resp.raw_headers)),
+            _download(resp, timeout),
+            origin="upstream",
+        )
+
+
+def _has_body(request: Request) -> bool:
+    return request.body.length != 0
+
+
+async def _upload(request: Request, errors: list[BaseException]) -> AsyncIterator[bytes]:
+    """The request body; remembers why it stopped so a 413/408 is not reported as a 502."""
+    try:
+        async for chunk in request.body:
+            yield chunk
+    except BaseException as exc:
+        errors.append(exc)
+        raise
+
+
+async def _download(resp: aiohttp.ClientResponse, chunk_seconds: float) -> AsyncIterator[bytes]:
+    while True:
+        try:
+            async with asyncio.timeout(chunk_seconds):
+                chunk = await resp.content.readany()
+        except TimeoutError:
+            raise Reject(504, "upstream_timeout", "OpenClaw stopped sending its reply") from None
+        except (aiohttp.ClientError, OSError) as exc:
+            raise Reject(502, "upstream_broken", "OpenClaw's reply broke off") from exc
+        if not chunk:
+            return
+        yield chunk
+
+
+def _finisher(resp: aiohttp.ClientResponse) -> Callable[[], Awaitable[None]]:
+    async def finish() -> None:
+        # An unfinished reply (client gone, error) closes the connection: OpenClaw sees the
+        # request cancelled. A finished one goes back to the pool.
+        if resp.content.at_eof():
+            resp.release()
+        else:
+            resp.close()
+
+    return finish

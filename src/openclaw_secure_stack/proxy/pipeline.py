@@ -1,0 +1,54 @@
+"""The order of the stages, in one list, and the loop that runs them fail-closed."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from openclaw_secure_stack.audit.sink import AuditSink
+from openclaw_secure_stack.proxy.audit import Audit
+from openclaw_secure_stack.proxy.auth import Auth
+from openclaw_secure_stack.proxy.flow import ClientGone, Flow, Reject, Response, Stage
+from openclaw_secure_stack.proxy.forward import Forward
+from openclaw_secure_stack.proxy.probes import Probes
+from openclaw_secure_stack.proxy.upstream import Upstream
+from openclaw_secure_stack.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def default_stages(settings: Settings, audit: AuditSink, upstream: Upstream) -> list[Stage]:
+    """The pipeline, in order. Request stages first; `Forward` turns the request into the
+    upstream's response; then response stages; `Audit` last so it sees the final outcome."""
+    return [
+        Auth.from_settings(settings),
+        Probes(upstream, audit),
+        # Sanitize (issue 4) goes here: reads/rewrites the JSON body or denies with 400.
+        # Governance (later issue) goes here.
+        Forward(upstream),
+        # ScanResponse (issue 4) goes here: wraps flow.response.body chunk by chunk.
+        Audit(audit),
+    ]
+
+
+async def run_stages(stages: Sequence[Stage], flow: Flow) -> None:
+    """Run each stage in order. Once the flow is answered only `sees_answered` stages run.
+
+    A stage that raises denies the request (the opposite of passing it on): `Reject` becomes its
+    own status, anything else a 500 naming the stage. The audit stage still sees the denial.
+    """
+    for stage in stages:
+        if flow.response is not None and not stage.sees_answered:
+            continue
+        try:
+            await stage(flow)
+        except Reject as exc:
+            flow.response = Response.error(exc.status, exc.code, exc.message)
+            flow.notes["denied"] = exc.code
+            flow.notes.setdefault("denied_by", stage.name)
+        except ClientGone:
+            raise
+        except Exception as exc:
+            log.exception("stage %s failed on request %s", stage.name, flow.request_id)
+            flow.deny(500, "stage_failed", f"the {stage.name} stage failed; request blocked")
+            flow.notes["stage_error"] = f"{stage.name}: {type(exc).__name__}"
