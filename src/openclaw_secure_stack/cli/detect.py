@@ -10,6 +10,7 @@ from typing import Annotated, Literal, TextIO
 import typer
 
 from openclaw_secure_stack.detect import Detector, RulesError, TextTooLarge, load_detector
+from openclaw_secure_stack.detect.rules import Family
 from openclaw_secure_stack.settings import SettingsError, load_settings
 
 KINDS = ("direct", "indirect")
@@ -30,8 +31,9 @@ def scan_line(detector: Detector, line: str, default_kind: str | None) -> dict[s
         return {"id": item_id, "error": "'text' must be a string"}
     if kind not in KINDS:
         return {"id": item_id, "error": "'kind' must be 'direct' or 'indirect' (or pass --kind)"}
+    family: Family = "direct" if kind == "direct" else "indirect"
     try:
-        verdict = detector.detect(text, kind)
+        verdict = detector.detect(text, family)
     except TextTooLarge as exc:
         return {"id": item_id, "error": str(exc)}
     return {"id": item_id, **verdict.to_record()}
