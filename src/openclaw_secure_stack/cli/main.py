@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from openclaw_secure_stack.cli import audit, detect, token
+from openclaw_secure_stack.cli import audit, detect, serve, token
 
 app = typer.Typer(
     name="openclaw-secure-stack",
@@ -15,3 +15,4 @@ app = typer.Typer(
 app.add_typer(audit.app, name="audit")
 app.add_typer(token.app, name="token")
 app.command("detect")(detect.detect)
+app.command("serve")(serve.serve)

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import re
 from collections.abc import Mapping
 from typing import ClassVar
+
+import re2
 
 from openclaw_secure_stack.proxy.flow import Flow
 from openclaw_secure_stack.settings import Settings, SettingsError, parse_token_lines
@@ -20,8 +21,8 @@ EXEMPT_PATHS = frozenset({"/health", "/ready"})
 MAX_AUTHORIZATION_BYTES = 1024
 MIN_TOKEN_CHARS = 16
 
-_BEARER = re.compile(r"Bearer +([A-Za-z0-9\-._~+/]+=*)", re.IGNORECASE)
-_SHA256 = re.compile(r"sha256:([0-9a-fA-F]{64})")
+_BEARER = re2.compile(r"(?i)Bearer +([A-Za-z0-9\-._~+/]+=*)")
+_SHA256 = re2.compile(r"sha256:([0-9a-fA-F]{64})")
 
 
 def token_digests(tokens: Mapping[str, str], *, source: str) -> dict[str, bytes]:

@@ -20,7 +20,7 @@ _PCHAR = frozenset((string.ascii_letters + string.digits + "-._~!$&'()*+,=:@/%")
 _UNRESERVED = frozenset((string.ascii_letters + string.digits + "-._~").encode())
 _HEX = frozenset(b"0123456789abcdefABCDEF")
 # Decoded bytes that would change the path's structure (or be decoded again) if a server decoded.
-_STRUCTURAL = frozenset(b"/\\%;") | frozenset(range(0x20)) | {0x7F}
+_STRUCTURAL = frozenset(b"/\\.%;") | frozenset(range(0x20)) | {0x7F}
 _LOOKALIKE = frozenset("/\\.;%")
 _CONTROL_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 _QUERY_BYTES = frozenset(range(0x21, 0x7F)) - {ord("#")}

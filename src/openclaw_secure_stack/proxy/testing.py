@@ -1,0 +1,273 @@
+"""Test helpers shipped with the proxy (like mitmproxy's `tflow`): a synthetic `Flow` for stage
+unit tests, a recording upstream, the real proxy in a subprocess, and a raw-socket client that
+sends request targets exactly as written (client libraries would normalize them)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from openclaw_secure_stack.proxy.flow import Body, Flow, Headers, Request
+from openclaw_secure_stack.settings import Settings
+
+# Fixed secrets for tests only.
+TEST_GATEWAY_TOKEN = "gateway-token-for-tests-0123456789"  # noqa: S105
+TEST_CLIENT_TOKENS = {"alice": "alice-token-0123456789abcdef", "ci": "ci-token-0123456789abcdef"}
+TEST_AUDIT_KEY = "audit-key-for-tests-0123456789abcdef"
+
+
+def make_flow(
+    path: str = "/v1/chat/completions",
+    *,
+    method: str = "POST",
+    headers: Sequence[tuple[str, str]] = (),
+    body: Sequence[bytes] = (),
+    length: int | None = None,
+    limit: int = 1024 * 1024,
+    websocket: bool = False,
+) -> Flow:
+    """A flow whose body arrives as the given chunks; `length` defaults to their total size."""
+    messages: list[dict[str, Any]] = [
+        {"type": "http.request", "body": chunk, "more_body": i < len(body) - 1}
+        for i, chunk in enumerate(body)
+    ]
+
+    async def receive() -> dict[str, Any]:
+        if messages:
+            return messages.pop(0)
+        await asyncio.sleep(3600)
+        return {"type": "http.disconnect"}
+
+    declared = sum(map(len, body)) if length is None else length
+    request = Request(
+        method=method,
+        path=path,
+        query="",
+        headers=Headers(headers),
+        client="127.0.0.1",
+        scheme="http",
+        body=Body(receive, length=declared, limit=limit, chunk_timeout=1.0),
+        websocket=websocket,
+    )
+    return Flow(request, request_id="test-request-id")
+
+
+@dataclass
+class Received:
+    """One request as the upstream saw it (path exactly as on the wire)."""
+
+    method: str
+    path: str
+    headers: list[tuple[str, str]]
+    body: bytes = b""
+    complete: bool = False
+
+    def header(self, name: str) -> str | None:
+        return next((v for k, v in self.headers if k.lower() == name.lower()), None)
+
+
+@dataclass
+class RecordingUpstream:
+    """An upstream on 127.0.0.1 (own thread and loop) that records every request it receives.
+
+    Routes: `/readyz` 200; `/sse?n=N&gap=S` streams N events S seconds apart; `/hold` sends one
+    event then waits, recording in `disconnects` when the proxy closes the connection; `/ws`
+    echoes WebSocket messages; anything else echoes a JSON summary.
+    """
+
+    requests: list[Received] = field(default_factory=list)
+    disconnects: list[str] = field(default_factory=list)
+    ready: bool = True
+    port: int = 0
+    _loop: asyncio.AbstractEventLoop | None = None
+    _runner: web.BaseRunner | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def protected_requests(self) -> list[Received]:
+        """Everything but readiness probes: the requests a client could have smuggled through."""
+        return [r for r in self.requests if r.path != "/readyz"]
+
+    async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
+        received = Received(
+            request.method,
+            request.raw_path,
+            [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.raw_headers],
+        )
+        if request.raw_path != "/readyz":
+            self.requests.append(received)
+        received.body = await request.read()
+        received.complete = True
+        if request.path == "/readyz":
+            return web.Response(status=200 if self.ready else 503)
+        if request.path == "/ws":
+            return await self._echo_ws(request)
+        if request.path in ("/sse", "/hold"):
+            return await self._stream(request)
+        return web.json_response(
+            {"method": request.method, "path": request.raw_path, "body_bytes": len(received.body)}
+        )
+
+    async def _stream(self, request: web.BaseRequest) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        count = int(request.query.get("n", "3"))
+        gap = float(request.query.get("gap", "0.05"))
+        for number in range(count):
+            await response.write(f"data: event {number}\n\n".encode())
+            await asyncio.sleep(gap)
+        if request.path == "/hold":
+            for _ in range(600):
+                transport = request.transport
+                if transport is None or transport.is_closing():
+                    self.disconnects.append(request.raw_path)
+                    break
+                await asyncio.sleep(0.05)
+            return response
+        await response.write(b"data: [DONE]\n\n")
+        await response.write_eof()
+        return response
+
+    async def _echo_ws(self, request: web.BaseRequest) -> web.StreamResponse:
+        ws = web.WebSocketResponse(protocols=("chat",))
+        await ws.prepare(request)
+        async for message in ws:
+            if message.type == WSMsgType.TEXT:
+                await ws.send_str(f"echo: {message.data}")
+            elif message.type == WSMsgType.BINARY:
+                await ws.send_bytes(message.data)
+        return ws
+
+    def start(self) -> None:
+        started = threading.Event()
+
+        async def listen() -> None:
+            self._runner = web.ServerRunner(web.Server(self._handle))
+            await self._runner.setup()
+            await web.TCPSite(self._runner, "127.0.0.1", 0).start()
+            self.port = self._runner.addresses[0][1]
+
+        def run() -> None:
+            self._loop = asyncio.new_event_loop()
+            self._loop.run_until_complete(listen())
+            started.set()
+            self._loop.run_forever()
+
+        threading.Thread(target=run, daemon=True).start()
+        if not started.wait(10):
+            raise RuntimeError("the recording upstream did not start")
+
+    def stop(self) -> None:
+        if self._loop is None or self._runner is None:
+            return
+        future = asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop)
+        with contextlib.suppress(Exception):
+            future.result(5)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def proxy_environment(upstream_url: str, data_dir: Path, **extra: str) -> dict[str, str]:
+    """Environment for a proxy in front of `upstream_url` with the test tokens."""
+    ours = {name.upper() for name in Settings.model_fields}
+    env = {key: value for key, value in os.environ.items() if key.upper() not in ours}
+    env.update(
+        UPSTREAM_URL=upstream_url,
+        OPENCLAW_GATEWAY_TOKEN=TEST_GATEWAY_TOKEN,
+        CLIENT_TOKENS=",".join(f"{name}:{token}" for name, token in TEST_CLIENT_TOKENS.items()),
+        AUDIT_KEY=TEST_AUDIT_KEY,
+        AUDIT_LOG_PATH=str(data_dir / "audit.jsonl"),
+        PROXY_HOST="127.0.0.1",
+        PROXY_PORT=str(free_port()),
+    )
+    env.update(extra)
+    return env
+
+
+@contextlib.contextmanager
+def running_proxy(env: Mapping[str, str], cwd: Path) -> Iterator[int]:
+    """`openclaw-secure-stack serve` in a subprocess; yields its port once /health answers."""
+    command = [sys.executable, "-c", "from openclaw_secure_stack.cli.main import app; app()"]
+    process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+        [*command, "serve"],
+        env=dict(env),
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    port = int(env["PROXY_PORT"])
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            if process.poll() is not None:
+                output = process.stdout.read().decode() if process.stdout else ""
+                raise RuntimeError(f"proxy exited with {process.returncode}:\n{output}")
+            health = f"http://127.0.0.1:{port}/health"
+            with contextlib.suppress(OSError), urllib.request.urlopen(health, timeout=1):
+                break
+            if time.monotonic() > deadline:
+                raise RuntimeError("proxy did not answer /health within 20 s")
+            time.sleep(0.1)
+        yield port
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@dataclass
+class RawResponse:
+    status: int | None
+    head: bytes
+    body: bytes
+    closed: bool
+
+
+def raw_exchange(port: int, data: bytes, *, timeout: float = 5.0) -> RawResponse:
+    """Send bytes exactly as given; read until the server closes or `timeout` passes."""
+    received = b""
+    closed = False
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        sock.sendall(data)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            sock.settimeout(max(0.01, deadline - time.monotonic()))
+            try:
+                chunk = sock.recv(65536)
+            except TimeoutError:
+                break
+            except ConnectionResetError:
+                closed = True
+                break
+            if not chunk:
+                closed = True
+                break
+            received += chunk
+    head, _, body = received.partition(b"\r\n\r\n")
+    status_line = head.split(b"\r\n", 1)[0].split(b" ")
+    status = int(status_line[1]) if len(status_line) > 1 and status_line[1].isdigit() else None
+    return RawResponse(status, head, body, closed)
