@@ -117,7 +117,7 @@ def _parse_rule(raw: object, family: Family, where: str) -> Rule:
     rule_id = _text(_field(raw, "id", where), f"{where} id")
     if not rule_id.startswith(ID_PREFIX[family]):
         raise RulesError(f"{where}: id {rule_id!r} must start with {ID_PREFIX[family]}")
-    where = f"{where.rsplit(' ', 1)[0]} rule {rule_id}"
+    where = f"{where.rsplit(' rule #', 1)[0]} rule {rule_id}"
     applies_to = _strings(_field(raw, "applies_to", where), f"{where} applies_to")
     unknown = set(applies_to) - SOURCES[family]
     if unknown:
