@@ -58,14 +58,17 @@ def _connection_listed(headers: Headers) -> set[str]:
 
 
 def upstream_headers(flow: Flow, authorization: str) -> list[tuple[str, str]]:
-    """The client's end-to-end headers plus the proxy's own: gateway token, X-Forwarded-*."""
+    """The client's end-to-end headers plus the proxy's own: gateway token and request id.
+
+    No Forwarded / X-Forwarded-* / X-Real-IP: OpenClaw 2026.9.6 rejects any request carrying them
+    (403 proxy_attribution_required) unless the forwarded client is a non-loopback address from a
+    `gateway.trustedProxies` source, so a local client would be locked out. The client's address
+    is in the audit log instead; OpenClaw only ever sees the proxy, authenticated by its token.
+    """
     request = flow.request
     drop = _NOT_FROM_CLIENT | _connection_listed(request.headers)
     headers = [(name, value) for name, value in request.headers.items() if name not in drop]
     headers.append(("authorization", authorization))
-    headers.append(("x-forwarded-proto", "https" if request.scheme in ("https", "wss") else "http"))
-    if request.client:
-        headers.append(("x-forwarded-for", request.client))
     headers.append(("x-request-id", flow.request_id))
     if request.body.length:
         headers.append(("content-length", str(request.body.length)))
