@@ -131,6 +131,18 @@ def _decoded_runs(text: str, limits: Limits) -> Iterator[_Decoded]:
             yield _Decoded(match.start(), match.end(), view, decoded)
 
 
+_BOUNDED = re2.compile(r"\{0,[0-9]+\}")
+
+
+def _relaxed(pattern: str) -> str:
+    """`pattern` with `{0,n}` widened to `*`: a superset that keeps the set's DFA small.
+
+    Counted repetitions multiply DFA states when many patterns share one set; the exact pattern
+    confirms every candidate, so the verdict is unchanged.
+    """
+    return _BOUNDED.sub("*", pattern)
+
+
 class _Matcher:
     """One family's rules compiled: a set over all patterns, and each pattern alone for spans."""
 
@@ -142,14 +154,16 @@ class _Matcher:
         self._patterns: list[re2._Regexp] = []
         for rule in rule_file.rules:
             for pattern in rule.patterns:
-                self._set.Add(pattern)
+                self._set.Add(_relaxed(pattern))
                 self._owners.append(rule)
                 self._patterns.append(re2.compile(pattern, options))
         self._set.Compile()
         self.rules = rule_file.rules
 
     def fired(self, text: str) -> list[int]:
-        return self._set.Match(text) or []
+        """Indices of the patterns that match `text` exactly (the set pass is a superset)."""
+        candidates: list[int] = self._set.Match(text) or []
+        return [i for i in candidates if self._patterns[i].search(text) is not None]
 
     def owner(self, index: int) -> Rule:
         return self._owners[index]

@@ -17,6 +17,7 @@ runs when a rule has fired and spans are needed. A property test keeps the two i
 from __future__ import annotations
 
 import html
+import re
 import unicodedata
 from array import array
 from bisect import bisect_left, bisect_right
@@ -88,7 +89,8 @@ class _FoldTable(dict[int, str]):
 
 _FOLD = _FoldTable()
 _FOLD.update({code: fold_char(chr(code)) for code in range(128)})
-_NON_ASCII_RUN = re2.compile(r"[^\x00-\x7f]+")
+# Python `re` here: these classes cannot backtrack, and its per-match overhead is lower.
+_NON_ASCII_RUN = re.compile(r"[^\x00-\x7f]+")
 _ASCII_DROPPED = re2.compile(r"[\x00-\x08\x0e-\x1b\x7f]")
 
 
@@ -161,7 +163,7 @@ def _fold(text: str) -> str:
     return folded
 
 
-def _fold_run(match: re2._Match) -> str:
+def _fold_run(match: re.Match[str]) -> str:
     run: str = match.group()
     return run.translate(_FOLD)
 
@@ -232,5 +234,5 @@ def normalize_with_offsets(text: str) -> Normalized:
 
 
 # Printable ASCII runs in bulk, whitespace runs, or one other character.
-_TOKEN = re2.compile(r"[!-~]+|\s+|(?s:.)")
+_TOKEN = re.compile(r"[!-~]+|\s+|.", re.DOTALL)
 _PRINTABLE_ASCII = frozenset(chr(code) for code in range(0x21, 0x7F))
