@@ -1,0 +1,45 @@
+// prompt-guard: the OpenClaw Secure Stack plugin. It blocks tool calls that belong to a
+// quarantined tool, plugin or skill, and redacts indirect prompt injection from tool results in
+// the stored transcript. Fails closed: when its config, rules or quarantine list cannot be loaded,
+// every tool call is blocked with the reason.
+
+import { definePluginEntry } from "openclaw/plugin-sdk/plugin-entry";
+
+import { Guard } from "./src/guard.ts";
+
+export const STATUS_PATH = "/prompt-guard/status";
+
+export default definePluginEntry({
+  id: "prompt-guard",
+  name: "prompt-guard",
+  description:
+    "Blocks quarantined tools, skills and plugins; redacts indirect prompt injection from stored tool results. Fails closed.",
+  register(api) {
+    // Everything register() needs is read here and kept in this closure: a second register()
+    // call builds its own guard and registers on its own api, with no shared module state.
+    const guard = Guard.load(api.pluginConfig);
+    if (guard.failure === undefined) {
+      api.logger.info(`prompt-guard: loaded ${guard.rules.length} indirect-injection rules`);
+    } else {
+      api.logger.error(guard.failure);
+    }
+    api.on("before_tool_call", (event) => guard.beforeToolCall(event), { priority: 1000 });
+    api.on("tool_result_persist", (event) => {
+      const message = guard.persistToolResult(event.message);
+      return message === undefined ? undefined : { message };
+    });
+    // OpenClaw runs on when a plugin fails to load, so the stack proves this plugin is in the
+    // gateway by asking this route (200: guarding; 503: loaded but failed closed; absent: missing).
+    api.registerHttpRoute({
+      path: STATUS_PATH,
+      auth: "gateway",
+      match: "exact",
+      handler: (_request, response) => {
+        response.statusCode = guard.failure === undefined ? 200 : 503;
+        response.setHeader("content-type", "application/json");
+        response.end(JSON.stringify(guard.status()));
+        return true;
+      },
+    });
+  },
+});

@@ -1,0 +1,67 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+
+import { parseRules, type Rule } from "../src/rules.ts";
+import { findAll, judge } from "../src/scan.ts";
+
+function rule(id: string, action: string, patterns: string[], appliesTo = ["tool_result"]): unknown {
+  return {
+    id,
+    title: id,
+    rationale: "test",
+    severity: "high",
+    action,
+    applies_to: appliesTo,
+    patterns,
+    examples: { positive: ["x"], negative: ["y"] },
+  };
+}
+
+function rules(...raw: unknown[]): Rule[] {
+  return parseRules({ schema: 1, family: "indirect", normalization: "nfkc-casefold-v1", rules: raw });
+}
+
+const tokens = rules(rule("T-STRIP", "strip", ["<\\|im_start\\|>", "\\[/?inst\\]"]));
+
+test("strip replaces exactly the original characters of each match, hidden ones included", () => {
+  const verdict = judge("a <|IM_\u200bSTART|> b [INST] c", tokens, "tool_result");
+  assert.deepEqual(verdict, {
+    kind: "rewrite",
+    text: "a [redacted by prompt-guard: T-STRIP] b [redacted by prompt-guard: T-STRIP] c",
+    strippedIds: ["T-STRIP"],
+    flaggedIds: [],
+  });
+});
+
+test("overlapping strip matches from two rules become one marker naming both", () => {
+  const both = rules(rule("A", "strip", ["ignore all"]), rule("B", "strip", ["all previous"]));
+  const verdict = judge("x IGNORE ALL PREVIOUS y", both, "tool_result");
+  assert.equal(verdict.kind === "rewrite" ? verdict.text : "", "x [redacted by prompt-guard: A, B] y");
+});
+
+test("flag keeps the text and names the rule", () => {
+  const flag = rules(rule("F", "flag", ["curl [^|]*\\| ?sh"]));
+  assert.deepEqual(judge("run curl x | sh now", flag, "tool_result"), {
+    kind: "rewrite",
+    text: "run curl x | sh now",
+    strippedIds: [],
+    flaggedIds: ["F"],
+  });
+});
+
+test("reject wins over strip and flag", () => {
+  const mixed = rules(rule("S", "strip", ["aaa"]), rule("R", "reject", ["bbb"]), rule("F", "flag", ["ccc"]));
+  assert.deepEqual(judge("aaa bbb ccc", mixed, "tool_result"), { kind: "reject", ruleIds: ["R"] });
+});
+
+test("rules for other surfaces and clean text leave the text alone", () => {
+  const fetchedOnly = rules(rule("W", "strip", ["abc"], ["fetched"]));
+  assert.deepEqual(judge("abc", fetchedOnly, "tool_result"), { kind: "clean" });
+  assert.deepEqual(judge("nothing here", tokens, "tool_result"), { kind: "clean" });
+});
+
+test("matching stays linear on input built to make a backtracking engine explode", { timeout: 10_000 }, () => {
+  const nested = rules(rule("N", "reject", ["(a|aa)*c", "ignore.*instructions"]));
+  const hostile = "a".repeat(20_000) + " " + "ignore ".repeat(20_000);
+  assert.deepEqual(findAll(hostile, nested, "tool_result"), []);
+});
