@@ -140,7 +140,8 @@ def _relaxed(pattern: str) -> str:
     Counted repetitions multiply DFA states when many patterns share one set; the exact pattern
     confirms every candidate, so the verdict is unchanged.
     """
-    return _BOUNDED.sub("*", pattern)
+    relaxed: str = _BOUNDED.sub("*", pattern)
+    return relaxed
 
 
 class _Matcher:
