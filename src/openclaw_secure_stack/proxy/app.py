@@ -30,6 +30,9 @@ from openclaw_secure_stack.settings import Settings
 
 log = logging.getLogger(__name__)
 
+# The whole request head (names and values); granian's own cap is coarser and not exact.
+MAX_HEADER_BYTES = 32 * 1024
+
 Scope = MutableMapping[str, Any]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
@@ -73,7 +76,7 @@ class ProxyApp:
         flow = Flow(
             Request(
                 method=scope.get("method", "GET"),
-                path=raw_path.decode("latin-1"),
+                path=raw_path[:256].decode("latin-1"),
                 query="",
                 headers=headers,
                 client=client[0] if client else None,
@@ -84,6 +87,8 @@ class ProxyApp:
             request_id=uuid.uuid4().hex,
         )
         try:
+            if sum(len(name) + len(value) for name, value in scope["headers"]) > MAX_HEADER_BYTES:
+                raise Reject(431, "headers_too_large", f"headers exceed {MAX_HEADER_BYTES} bytes")
             flow.request.path = validated_path(raw_path)
             flow.request.query = validated_query(scope.get("query_string", b""))
             if len(headers.get_all("host")) > 1:
@@ -176,11 +181,10 @@ class ProxyApp:
         if "websocket.http.response" not in scope.get("extensions", {}):
             await send({"type": "websocket.close", "code": 1008})
             return
-        start = _start(flow, response)
-        await send({**start, "type": "websocket.http.response.start"})
-        async for chunk in response.body:
-            await send({"type": "websocket.http.response.body", "body": chunk, "more_body": True})
-        await send({"type": "websocket.http.response.body", "body": b"", "more_body": False})
+        # granian takes the refusal body only as a single message; ours is a small JSON error.
+        content = b"".join([chunk async for chunk in response.body])
+        await send({**_start(flow, response), "type": "websocket.http.response.start"})
+        await send({"type": "websocket.http.response.body", "body": content, "more_body": False})
 
 
 def _start(flow: Flow, response: Response) -> dict[str, Any]:

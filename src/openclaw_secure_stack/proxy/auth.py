@@ -89,7 +89,8 @@ class Auth:
             flow.deny(400, "oversized_authorization", "the Authorization header is too long")
             return
         if value == "" or value.lower() == "bearer":
-            flow.deny(401, "missing_token", "send Authorization: Bearer <token>")
+            denial = flow.deny(401, "missing_token", "send Authorization: Bearer <token>")
+            denial.headers.set("www-authenticate", 'Bearer realm="openclaw"')
             return
         match = _BEARER.fullmatch(value)
         if match is None:

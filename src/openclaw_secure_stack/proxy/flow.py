@@ -204,10 +204,11 @@ class Flow:
     cleanups: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     tunnel: Tunnel | None = None
 
-    def deny(self, status: int, code: str, message: str) -> None:
+    def deny(self, status: int, code: str, message: str) -> Response:
         """Answer with a JSON error; later request stages and the forwarder are skipped."""
         self.response = Response.error(status, code, message)
         self.notes["denied"] = code
+        return self.response
 
 
 class Tunnel(Protocol):

@@ -1,0 +1,147 @@
+"""Forward stage: what OpenClaw receives, and how upstream trouble is reported."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from openclaw_secure_stack.proxy.flow import Headers, Reject
+from openclaw_secure_stack.proxy.forward import Forward, response_headers, upstream_headers
+from openclaw_secure_stack.proxy.testing import (
+    TEST_GATEWAY_TOKEN,
+    RecordingUpstream,
+    make_flow,
+)
+from openclaw_secure_stack.proxy.upstream import Upstream
+from openclaw_secure_stack.settings import Settings
+
+CLIENT_HEADERS = [
+    ("authorization", "Bearer client-secret-0123456789"),
+    ("host", "proxy.example"),
+    ("x-forwarded-for", "6.6.6.6"),
+    ("x-forwarded-proto", "https"),
+    ("x-forwarded-host", "evil.example"),
+    ("forwarded", "for=6.6.6.6"),
+    ("x-real-ip", "6.6.6.6"),
+    ("x-request-id", "client-chosen"),
+    ("connection", "keep-alive, X-Secret-Hop"),
+    ("x-secret-hop", "drop me"),
+    ("keep-alive", "timeout=5"),
+    ("te", "trailers"),
+    ("proxy-authorization", "Basic abc"),
+    ("content-type", "application/json"),
+    ("accept", "text/event-stream"),
+    ("x-custom", "kept"),
+]
+
+
+def test_upstream_headers_replace_credentials_and_forwarding_headers() -> None:
+    """The client's token, hop-by-hop and forwarding headers go (OpenClaw 403s any request with
+    X-Forwarded-* from loopback); the gateway token and our request id come in; end-to-end
+    headers stay."""
+    flow = make_flow(headers=CLIENT_HEADERS, body=[b"{}"])
+    sent = dict(upstream_headers(flow, "Bearer gw"))
+    assert sent == {
+        "content-type": "application/json",
+        "accept": "text/event-stream",
+        "x-custom": "kept",
+        "authorization": "Bearer gw",
+        "x-request-id": "test-request-id",
+        "content-length": "2",
+    }
+
+
+def test_response_headers_drop_hop_by_hop_and_connection_listed() -> None:
+    """Hop-by-hop headers and those named in Connection do not reach the client."""
+    raw = Headers(
+        [
+            ("connection", "close, x-internal"),
+            ("x-internal", "1"),
+            ("transfer-encoding", "chunked"),
+            ("content-type", "text/plain"),
+            ("set-cookie", "a=1"),
+            ("set-cookie", "b=2"),
+        ]
+    )
+    assert response_headers(raw).items() == [
+        ("content-type", "text/plain"),
+        ("set-cookie", "a=1"),
+        ("set-cookie", "b=2"),
+    ]
+
+
+async def test_forwards_exact_path_query_and_body(
+    settings: Settings, upstream: RecordingUpstream
+) -> None:
+    """OpenClaw receives the authorized path and query byte for byte, the body, and the
+    gateway token instead of the client's."""
+    client = Upstream(settings)
+    flow = make_flow("/v1/caf%C3%A9/x:y", headers=CLIENT_HEADERS, body=[b'{"a":', b"1}"])
+    flow.request.query = "q=%2F..&b=1"
+    await Forward(client)(flow)
+    assert flow.response is not None and flow.response.origin == "upstream"
+    reply = json.loads(b"".join([c async for c in flow.response.body]))
+    for cleanup in flow.cleanups:
+        await cleanup()
+    await client.close()
+    [seen] = upstream.requests
+    assert seen.path == "/v1/caf%C3%A9/x:y?q=%2F..&b=1" == reply["path"]
+    assert seen.body == b'{"a":1}'
+    assert seen.header("authorization") == f"Bearer {TEST_GATEWAY_TOKEN}"
+    assert seen.header("x-secret-hop") is None
+    assert seen.header("x-forwarded-for") is None
+
+
+async def test_replaced_body_is_forwarded_with_its_length(
+    settings: Settings, upstream: RecordingUpstream
+) -> None:
+    """A sanitizer's replacement body is what OpenClaw gets, with a fresh Content-Length."""
+    client = Upstream(settings)
+    flow = make_flow(body=[b"original body"])
+    await flow.request.body.read()
+    flow.request.body.replace(b"clean")
+    await Forward(client)(flow)
+    for cleanup in flow.cleanups:
+        await cleanup()
+    await client.close()
+    [seen] = upstream.requests
+    assert (seen.body, seen.header("content-length")) == (b"clean", "5")
+
+
+async def test_upstream_down_is_502(settings: Settings) -> None:
+    """A refused connection is 502 upstream_unavailable."""
+    client = Upstream(settings.model_copy(update={"upstream_url": "http://127.0.0.1:9"}))
+    with pytest.raises(Reject) as caught:
+        await Forward(client)(make_flow(method="GET"))
+    await client.close()
+    assert (caught.value.status, caught.value.code) == (502, "upstream_unavailable")
+
+
+async def test_oversized_chunked_body_is_413_not_502(
+    settings: Settings, upstream: RecordingUpstream
+) -> None:
+    """A chunked body that passes the limit mid-upload is reported as 413, and OpenClaw never
+    receives a complete request."""
+    client = Upstream(settings)
+    flow = make_flow(body=[b"x" * 3000, b"x" * 3000], length=None, limit=4096)
+    with pytest.raises(Reject) as caught:
+        await Forward(client)(flow)
+    await client.close()
+    assert (caught.value.status, caught.value.code) == (413, "body_too_large")
+    assert not any(r.complete for r in upstream.requests)
+
+
+async def test_streamed_reply_arrives_chunk_by_chunk(settings: Settings) -> None:
+    """An SSE reply is handed on as separate chunks, ending with [DONE]."""
+    client = Upstream(settings)
+    flow = make_flow("/sse", method="GET")
+    flow.request.query = "n=3&gap=0.05"
+    await Forward(client)(flow)
+    assert flow.response is not None
+    chunks = [c async for c in flow.response.body]
+    for cleanup in flow.cleanups:
+        await cleanup()
+    await client.close()
+    assert len(chunks) >= 3
+    assert b"".join(chunks).endswith(b"data: [DONE]\n\n")
