@@ -29,7 +29,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -132,6 +132,7 @@ class Target:
     name: str
     json_url: str
     sse_url: str
+    pgid: int  # the process group whose CPU time is charged to this target
 
 
 @dataclass(frozen=True)
@@ -142,10 +143,15 @@ class WrkRun:
     p50_ms: float
     p99_ms: float
     max_ms: float
+    server_cpu_s: float = 0.0
 
     @property
     def rps(self) -> float:
         return self.requests / self.seconds
+
+    @property
+    def cpu_us_per_request(self) -> float:
+        return self.server_cpu_s / self.requests * 1e6
 
 
 @dataclass
@@ -231,6 +237,9 @@ class Processes:
         )
         self.started.append((name, proc))
         return proc
+
+    def pid(self, name: str) -> int:
+        return next(proc.pid for started, proc in self.started if started == name)
 
     def log_tail(self, name: str, lines: int = 15) -> str:
         text = (self.workdir / f"{name}.log").read_text(errors="replace")
@@ -404,6 +413,25 @@ def run_wrk(wrk: str, script: Path, url: str, conns: int, seconds: int) -> WrkRu
     )
 
 
+def group_cpu_seconds(pgid: int) -> float:
+    """User + system CPU time of every live process in a process group (from /proc)."""
+    ticks = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            # Fields after the parenthesised command: state ppid pgrp ... utime(12) stime(13).
+            fields = stat.read_text().rpartition(")")[2].split()
+            if int(fields[2]) == pgid:
+                ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def charged_run(wrk: str, script: Path, target: Target, conns: int, seconds: int) -> WrkRun:
+    """A wrk run plus the CPU time the target's own processes spent serving it."""
+    before = group_cpu_seconds(target.pgid)
+    run = run_wrk(wrk, script, target.json_url, conns, seconds)
+    return replace(run, server_cpu_s=group_cpu_seconds(target.pgid) - before)
+
+
 def write_wrk_scripts(workdir: Path, plan: Plan) -> tuple[Path, Path]:
     common = WRK_SCRIPT % {"body": REQUEST_BODY, "token": CLIENT_TOKEN}
     saturated = workdir / "saturated.lua"
@@ -421,17 +449,17 @@ def measure_http(
     results = {target.name: HttpResult() for target in targets}
     for target in targets:
         log(f"warm-up {target.name}")
-        run = run_wrk(wrk, saturated, target.json_url, plan.saturated_conns, plan.warmup_s)
+        run = charged_run(wrk, saturated, target, plan.saturated_conns, plan.warmup_s)
         results[target.name].warmup.append(run)
     for rep in range(1, plan.reps + 1):
         for target in targets:
             log(f"saturated -c{plan.saturated_conns} {target.name} ({rep}/{plan.reps})")
-            run = run_wrk(wrk, saturated, target.json_url, plan.saturated_conns, plan.saturated_s)
+            run = charged_run(wrk, saturated, target, plan.saturated_conns, plan.saturated_s)
             results[target.name].saturated.append(run)
     for rep in range(1, plan.reps + 1):
         for target in targets:
             log(f"fixed rate {plan.rate} req/s {target.name} ({rep}/{plan.reps})")
-            run = run_wrk(wrk, paced, target.json_url, plan.rate_conns, plan.rate_s)
+            run = charged_run(wrk, paced, target, plan.rate_conns, plan.rate_s)
             results[target.name].paced.append(run)
     for name, result in results.items():
         failed = sum(run.errors for run in result.saturated + result.paced)
@@ -495,6 +523,7 @@ def summarize(runs: list[WrkRun]) -> dict[str, float]:
         "p50_ms": statistics.median(run.p50_ms for run in runs),
         "p99_ms": statistics.median(run.p99_ms for run in runs),
         "max_ms": max(run.max_ms for run in runs),
+        "cpu_us_per_request": statistics.median(run.cpu_us_per_request for run in runs),
     }
 
 
@@ -525,7 +554,7 @@ def print_report(console: Console, report: dict[str, Any]) -> None:
     )
     for table, first in ((saturated, "req/s"), (paced, "achieved req/s")):
         table.add_column("target")
-        for column in (first, "p50 ms", "p99 ms", "max ms"):
+        for column in (first, "p50 ms", "p99 ms", "max ms", "CPU us/req"):
             table.add_column(column, justify="right")
     for name, result in report["http"].items():
         for table, key in ((saturated, "saturated"), (paced, "paced")):
@@ -536,6 +565,7 @@ def print_report(console: Console, report: dict[str, Any]) -> None:
                 f"{row['p50_ms']:.3f}",
                 f"{row['p99_ms']:.3f}",
                 f"{row['max_ms']:.1f}",
+                f"{row['cpu_us_per_request']:.0f}",
             )
     console.print(saturated, paced)
 
@@ -628,11 +658,13 @@ def run(plan: Plan, with_proxy: bool) -> dict[str, Any]:
                     "direct",
                     f"http://127.0.0.1:{ports['nginx']}{REQUEST_PATH}",
                     f"http://127.0.0.1:{ports['sse']}{REQUEST_PATH}",
+                    processes.pid("nginx"),
                 ),
                 Target(
                     "caddy",
                     f"http://127.0.0.1:{ports['caddy']}{REQUEST_PATH}",
                     f"http://127.0.0.1:{ports['caddy-sse']}{REQUEST_PATH}",
+                    processes.pid("caddy"),
                 ),
             ]
             audit_dirs: dict[str, Path] = {}
@@ -642,13 +674,13 @@ def run(plan: Plan, with_proxy: bool) -> dict[str, Any]:
                     name, port = f"proxy-w{workers}", free_port()
                     audit_dirs[name] = start_proxy(processes, name, port, ports["nginx"], workers)
                     url = f"http://127.0.0.1:{port}{REQUEST_PATH}"
-                    http_targets.append(Target(name, url, url))
+                    http_targets.append(Target(name, url, url, processes.pid(name)))
                 sse_port = free_port()
                 audit_dirs["proxy-sse"] = start_proxy(
                     processes, "proxy-sse", sse_port, ports["sse"], 1
                 )
                 sse_url = f"http://127.0.0.1:{sse_port}{REQUEST_PATH}"
-                sse_targets.append(Target("proxy-w1", sse_url, sse_url))
+                sse_targets.append(Target("proxy-w1", sse_url, sse_url, processes.pid("proxy-sse")))
             for target in http_targets:
                 check_reply(target)
             scripts = write_wrk_scripts(workdir, plan)
