@@ -91,6 +91,17 @@ class Settings(BaseSettings):
     )
     model_api_key: SecretStr | None = Field(None, description="API key for MODEL_BASE_URL.")
     model_name: str = Field("gpt-4o-mini", description="Model id requested from the provider.")
+    openclaw_install_dir: Path | None = Field(
+        None,
+        description="Where npm installs the pinned OpenClaw (default: DATA_DIR/runtime).",
+    )
+    prompt_guard_dir: Path = Field(
+        Path("plugins/prompt-guard"), description="The prompt-guard OpenClaw plugin folder."
+    )
+    quarantine_list_path: Path = Field(
+        Path("config/quarantine.json"),
+        description="Quarantined tools, skills and plugins the prompt-guard plugin blocks.",
+    )
 
     # --- detection -----------------------------------------------------------------------
     prompt_rules_path: Path = Field(

@@ -1,0 +1,154 @@
+"""The OpenClaw configuration the stack runs with, built by pure functions.
+
+Everything OpenClaw writes (state, config, logs, workspace) stays under one directory, the gateway
+listens on loopback only with a token only the proxy knows, the OpenAI-compatible endpoint is on,
+background model calls (heartbeat, autonomous skill review, memory "dreaming") are off, every run
+has a time limit, and the one model provider is the address the stack chooses.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+PROVIDER_ID = "stack"
+CONTEXT_WINDOW = 128_000
+MAX_OUTPUT_TOKENS = 8_192
+
+
+@dataclass(frozen=True)
+class GatewayPaths:
+    """Where one gateway keeps everything, all under `root`."""
+
+    root: Path
+
+    @property
+    def home(self) -> Path:
+        return self.root / "home"
+
+    @property
+    def state_dir(self) -> Path:
+        return self.root / "state"
+
+    @property
+    def config_path(self) -> Path:
+        return self.root / "openclaw.json"
+
+    @property
+    def log_file(self) -> Path:
+        return self.root / "logs" / "openclaw.log"
+
+    @property
+    def workspace(self) -> Path:
+        return self.root / "workspace"
+
+    def create(self) -> None:
+        for directory in (self.home, self.state_dir, self.log_file.parent, self.workspace):
+            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+
+
+@dataclass(frozen=True)
+class ModelProvider:
+    """The OpenAI-compatible endpoint OpenClaw sends every model call to."""
+
+    base_url: str
+    api_key: str
+    model: str
+
+
+@dataclass(frozen=True)
+class PluginSpec:
+    """A plugin folder to load, with the config OpenClaw passes it as `api.pluginConfig`."""
+
+    plugin_id: str
+    path: Path
+    config: Mapping[str, Any] = field(default_factory=dict)
+
+
+def build_config(
+    *,
+    port: int,
+    gateway_token: str,
+    paths: GatewayPaths,
+    provider: ModelProvider,
+    plugins: Sequence[PluginSpec] = (),
+    timeout_seconds: int = 120,
+) -> dict[str, Any]:
+    """The gateway's config document (written as JSON, which OpenClaw's JSON5 reader accepts)."""
+    model: dict[str, Any] = {
+        "id": provider.model,
+        "name": provider.model,
+        "reasoning": False,
+        "input": ["text"],
+        "cost": {"input": 0, "output": 0, "cacheRead": 0, "cacheWrite": 0},
+        "contextWindow": CONTEXT_WINDOW,
+        "maxTokens": MAX_OUTPUT_TOKENS,
+    }
+    # memory-core is bundled and always on; its nightly "dreaming" would call the model unasked.
+    entries: dict[str, Any] = {"memory-core": {"config": {"dreaming": {"enabled": False}}}}
+    plugin_section: dict[str, Any] = {"entries": entries}
+    if plugins:
+        plugin_section["allow"] = [plugin.plugin_id for plugin in plugins]
+        plugin_section["load"] = {"paths": [str(plugin.path.resolve()) for plugin in plugins]}
+        for plugin in plugins:
+            entries[plugin.plugin_id] = {"enabled": True, "config": dict(plugin.config)}
+    return {
+        "gateway": {
+            "mode": "local",
+            "port": port,
+            "bind": "loopback",
+            "auth": {"mode": "token", "token": gateway_token},
+            "http": {"endpoints": {"chatCompletions": {"enabled": True}}},
+        },
+        "models": {
+            "mode": "replace",
+            "providers": {
+                PROVIDER_ID: {
+                    "baseUrl": provider.base_url,
+                    "apiKey": provider.api_key,
+                    "api": "openai-completions",
+                    "models": [model],
+                }
+            },
+        },
+        "agents": {
+            "defaults": {
+                "model": {"primary": f"{PROVIDER_ID}/{provider.model}"},
+                "workspace": str(paths.workspace.resolve()),
+                "timeoutSeconds": timeout_seconds,
+                "heartbeat": {"every": "0m"},
+            }
+        },
+        "skills": {"workshop": {"autonomous": {"mode": "off"}}},
+        "plugins": plugin_section,
+        "logging": {"file": str(paths.log_file.resolve())},
+    }
+
+
+def gateway_environment(paths: GatewayPaths, base: Mapping[str, str]) -> dict[str, str]:
+    """`base` (the parent's environment) plus what isolates and quiets this gateway."""
+    env = dict(base)
+    env.update(
+        OPENCLAW_HOME=str(paths.home.resolve()),
+        OPENCLAW_STATE_DIR=str(paths.state_dir.resolve()),
+        OPENCLAW_CONFIG_PATH=str(paths.config_path.resolve()),
+        OPENCLAW_DISABLE_BONJOUR="1",
+        OPENCLAW_NO_AUTO_UPDATE="1",
+        OPENCLAW_OFFLINE="1",
+    )
+    return env
+
+
+def write_config(path: Path, config: Mapping[str, Any]) -> None:
+    """Write atomically with 0600 permissions: the file holds the gateway token."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    staging = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    descriptor = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        json.dump(config, handle, indent=2)
+        handle.write("\n")
+    staging.replace(path)

@@ -1,0 +1,337 @@
+"""`up`: OpenClaw as a supervised child, the proxy in front of it, both stopped together.
+
+Order matters. OpenClaw starts first and must answer `/readyz`; then the proxy starts (as a
+child running `openclaw-secure-stack serve`) with the gateway token, and must answer `/ready`. On
+stop the proxy goes first so no client request is forwarded to a gateway that is shutting down.
+One `up` per data directory: a lock file says which process owns it, and `status` reads the
+state file that the owner writes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import json
+import os
+import socket
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO
+
+from openclaw_secure_stack.runtime.credentials import Credentials, prepare_credentials
+from openclaw_secure_stack.runtime.gateway_config import (
+    GatewayPaths,
+    ModelProvider,
+    PluginSpec,
+    build_config,
+    gateway_environment,
+    write_config,
+)
+from openclaw_secure_stack.runtime.install import OpenClawInstall, ensure_installed
+from openclaw_secure_stack.runtime.no_model import NoModelEndpoint
+from openclaw_secure_stack.runtime.node import (
+    NodeRuntime,
+    find_node,
+    format_version,
+    require_supported_node,
+)
+from openclaw_secure_stack.runtime.supervisor import ChildSpec, Supervisor
+from openclaw_secure_stack.settings import Settings
+
+PROMPT_GUARD_ID = "prompt-guard"
+GATEWAY_READY_TIMEOUT = 120.0
+PROXY_READY_TIMEOUT = 60.0
+# Model calls must finish inside this; an agent run that hangs is cut off rather than held open.
+AGENT_TIMEOUT_SECONDS = 120
+NO_KEY = "not-set"
+
+
+class StackError(Exception):
+    """`up` cannot start; the message says what to change."""
+
+
+@dataclass(frozen=True)
+class RunState:
+    """What a running `up` publishes for `status`."""
+
+    up_pid: int
+    gateway_pid: int
+    proxy_pid: int
+    proxy_url: str
+    gateway_url: str
+    data_dir: str
+    openclaw_version: str
+    node_version: str
+    model: str
+    started_at: str
+
+
+def install_root(settings: Settings) -> Path:
+    return (settings.openclaw_install_dir or settings.data_dir / "runtime").resolve()
+
+
+def gateway_paths(settings: Settings) -> GatewayPaths:
+    return GatewayPaths(settings.data_dir.resolve() / "openclaw")
+
+
+def run_dir(data_dir: Path) -> Path:
+    return data_dir.resolve() / "run"
+
+
+def state_path(data_dir: Path) -> Path:
+    return run_dir(data_dir) / "state.json"
+
+
+def lock_path(data_dir: Path) -> Path:
+    return run_dir(data_dir) / "up.lock"
+
+
+def read_state(data_dir: Path) -> RunState | None:
+    """The state a running `up` wrote, or None when no `up` owns `data_dir`."""
+    if not is_locked(lock_path(data_dir)):
+        return None
+    try:
+        return RunState(**json.loads(state_path(data_dir).read_text(encoding="utf-8")))
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def is_locked(path: Path) -> bool:
+    """Whether another process holds the `up` lock on `path`."""
+    try:
+        handle = path.open("a")
+    except OSError:
+        return False
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        return False
+
+
+@contextlib.contextmanager
+def owner_lock(data_dir: Path) -> Iterator[IO[str]]:
+    """Hold the one-`up`-per-data-dir lock, or raise `StackError` naming the owner."""
+    path = lock_path(data_dir)
+    # Tokens, transcripts and logs live here: private to the user from the start.
+    data_dir.resolve().mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, exist_ok=True)
+    handle = path.open("a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise StackError(
+            f"another `up` is already running for {data_dir.resolve()}: "
+            "see `openclaw-secure-stack status`, or use a different DATA_DIR"
+        ) from None
+    try:
+        yield handle
+    finally:
+        handle.close()
+
+
+def port_in_use(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
+def probe_host(host: str) -> str:
+    """Where to reach a server bound to `host` from this machine."""
+    return "127.0.0.1" if host in ("0.0.0.0", "", "::") else host  # noqa: S104 - a comparison
+
+
+def prompt_guard_plugin(settings: Settings) -> PluginSpec:
+    """The prompt-guard plugin with absolute paths to its rules and quarantine list."""
+    directory = settings.prompt_guard_dir.resolve()
+    if not (directory / "openclaw.plugin.json").is_file():
+        raise StackError(
+            f"PROMPT_GUARD_DIR: {directory} is not the prompt-guard plugin (no "
+            "openclaw.plugin.json); run from the repository root or set PROMPT_GUARD_DIR"
+        )
+    return PluginSpec(
+        PROMPT_GUARD_ID,
+        directory,
+        {
+            "rulesPath": str(settings.indirect_rules_path.resolve()),
+            "quarantinePath": str(settings.quarantine_list_path.resolve()),
+        },
+    )
+
+
+def model_provider(settings: Settings, fallback_url: str) -> ModelProvider:
+    key = settings.model_api_key.get_secret_value() if settings.model_api_key else NO_KEY
+    return ModelProvider(settings.model_base_url or fallback_url, key, settings.model_name)
+
+
+def proxy_environment(
+    settings: Settings, credentials: Credentials, base: dict[str, str]
+) -> dict[str, str]:
+    """The proxy child's settings: ours, with the upstream and secrets `up` decided."""
+    env = dict(base)
+    env.update(
+        UPSTREAM_URL=f"http://127.0.0.1:{settings.openclaw_port}",
+        OPENCLAW_GATEWAY_TOKEN=credentials.gateway_token,
+        AUDIT_KEY=credentials.audit_key,
+        AUDIT_LOG_PATH=str(settings.audit_log_path.resolve()),
+        PROXY_HOST=settings.proxy_host,
+        PROXY_PORT=str(settings.proxy_port),
+    )
+    if credentials.client_tokens_file is not None:
+        env["CLIENT_TOKENS_FILE"] = str(credentials.client_tokens_file)
+    return env
+
+
+def proxy_command() -> list[str]:
+    """Run the CLI's `serve` with this interpreter, so the child uses the same environment."""
+    program = (
+        "from openclaw_secure_stack.cli.main import app; app(prog_name='openclaw-secure-stack')"
+    )
+    return [sys.executable, "-c", program, "serve"]
+
+
+class Stack:
+    """Start, watch and stop OpenClaw and the proxy for one `up`."""
+
+    def __init__(self, settings: Settings, report: Callable[[str], None]) -> None:
+        self._settings = settings
+        self._report = report
+        self._no_model: NoModelEndpoint | None = None
+        self._gateway: Supervisor | None = None
+        self._proxy: Supervisor | None = None
+        self._state: RunState | None = None
+        self.credentials: Credentials | None = None
+
+    def _preflight(self) -> tuple[NodeRuntime, str]:
+        settings = self._settings
+        node = find_node()
+        version = format_version(require_supported_node(node.node))
+        for setting, host, port in (
+            ("OPENCLAW_PORT", "127.0.0.1", settings.openclaw_port),
+            ("PROXY_PORT", settings.proxy_host, settings.proxy_port),
+        ):
+            if port_in_use(host, port):
+                raise StackError(
+                    f"{setting}: port {port} on {host} is already in use; stop what uses it "
+                    f"or choose another port ({setting}=...)"
+                )
+        return node, version
+
+    async def start(self) -> RunState:
+        """Bring everything up; on failure, everything started so far is stopped again."""
+        settings = self._settings
+        node, node_version = self._preflight()
+        plugin = prompt_guard_plugin(settings)
+        install = await asyncio.to_thread(
+            ensure_installed, install_root(settings), node, progress=self._report
+        )
+        self.credentials = credentials = prepare_credentials(settings)
+        paths = gateway_paths(settings)
+        paths.create()
+        fallback = ""
+        if settings.model_base_url is None:
+            self._no_model = NoModelEndpoint()
+            fallback = await self._no_model.start()
+        config = build_config(
+            port=settings.openclaw_port,
+            gateway_token=credentials.gateway_token,
+            paths=paths,
+            provider=model_provider(settings, fallback),
+            plugins=[plugin],
+            timeout_seconds=AGENT_TIMEOUT_SECONDS,
+        )
+        write_config(paths.config_path, config)
+        self._gateway = Supervisor(
+            self._gateway_spec(node, install, paths),
+            report=self._report,
+            on_restart=self._write_state,
+        )
+        self._report(f"starting OpenClaw {install.version} on 127.0.0.1:{settings.openclaw_port}")
+        await self._gateway.start()
+        self._proxy = Supervisor(
+            self._proxy_spec(credentials), report=self._report, on_restart=self._write_state
+        )
+        self._report(f"starting the proxy on {settings.proxy_host}:{settings.proxy_port}")
+        await self._proxy.start()
+        self._state = RunState(
+            up_pid=os.getpid(),
+            gateway_pid=0,
+            proxy_pid=0,
+            proxy_url=f"http://{probe_host(settings.proxy_host)}:{settings.proxy_port}",
+            gateway_url=f"http://127.0.0.1:{settings.openclaw_port}",
+            data_dir=str(settings.data_dir.resolve()),
+            openclaw_version=install.version,
+            node_version=node_version,
+            model=(
+                f"{settings.model_name} at {settings.model_base_url}"
+                if settings.model_base_url
+                else "not configured"
+            ),
+            started_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        )
+        return self._write_state()
+
+    def _write_state(self) -> RunState:
+        """Publish the current process ids for `status` (again after every restart)."""
+        assert self._state is not None, "state is written only after start"
+        self._state = replace(
+            self._state,
+            gateway_pid=self._gateway.pid if self._gateway and self._gateway.pid else 0,
+            proxy_pid=self._proxy.pid if self._proxy and self._proxy.pid else 0,
+        )
+        path = state_path(self._settings.data_dir)
+        path.write_text(json.dumps(asdict(self._state), indent=2) + "\n", encoding="utf-8")
+        return self._state
+
+    def _gateway_spec(
+        self, node: NodeRuntime, install: OpenClawInstall, paths: GatewayPaths
+    ) -> ChildSpec:
+        port = self._settings.openclaw_port
+        return ChildSpec(
+            name="OpenClaw",
+            argv=[str(node.node), str(install.entry), "gateway", "run", "--port", str(port)],
+            env=gateway_environment(paths, os.environ),
+            cwd=paths.root,
+            ready_url=f"http://127.0.0.1:{port}/readyz",
+            log_path=paths.root / "logs" / "gateway.out.log",
+            ready_timeout=GATEWAY_READY_TIMEOUT,
+        )
+
+    def _proxy_spec(self, credentials: Credentials) -> ChildSpec:
+        settings = self._settings
+        return ChildSpec(
+            name="proxy",
+            argv=proxy_command(),
+            env=proxy_environment(settings, credentials, dict(os.environ)),
+            cwd=Path.cwd(),
+            ready_url=f"http://{probe_host(settings.proxy_host)}:{settings.proxy_port}/ready",
+            log_path=settings.data_dir.resolve() / "logs" / "proxy.out.log",
+            ready_timeout=PROXY_READY_TIMEOUT,
+        )
+
+    async def watch(self) -> None:
+        """Keep both children running; raises when one cannot be restarted."""
+        supervisors = [s for s in (self._gateway, self._proxy) if s is not None]
+        await asyncio.gather(*(supervisor.watch() for supervisor in supervisors))
+
+    async def stop(self) -> None:
+        """Proxy first, then OpenClaw, then the explaining endpoint; idempotent."""
+        for supervisor in (self._proxy, self._gateway):
+            if supervisor is not None:
+                await supervisor.stop()
+        if self._no_model is not None:
+            await self._no_model.stop()
+            self._no_model = None
+        with contextlib.suppress(FileNotFoundError):
+            state_path(self._settings.data_dir).unlink()
