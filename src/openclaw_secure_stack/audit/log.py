@@ -44,7 +44,7 @@ RECORD_FIELDS = ("seq", "ts", "event", "actor", "request_id", "outcome", "detail
 MIN_KEY_BYTES = 32
 # /ready reports the log unusable before the disk is so full that a write fails mid-request.
 MIN_FREE_BYTES = 1024 * 1024
-_TAIL_CHUNK = 8192
+_TAIL_CHUNK = 2048  # a few records; doubled until the lines asked for are in it
 
 
 class AuditLogError(Exception):
@@ -214,7 +214,7 @@ class AuditLog:
     def _open_log(self) -> None:
         if self._fd >= 0:
             os.close(self._fd)
-        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
+        flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
         self._fd = os.open(self.path, flags, 0o600)
         stat = os.fstat(self._fd)
         self._inode, self._size = stat.st_ino, -1

@@ -50,11 +50,22 @@ class LogTail:
         except FileNotFoundError:
             return lines
         if inode != self._inode:
+            # Rotated: files rotated after ours (several rotations between two calls) come
+            # first, whole, then the new current file from its start.
+            for newer in self._rotated_after_ours():
+                lines += newer.read_bytes().splitlines(keepends=True)
             self.close()
             self._pending = b""
             self._open()
             lines += self._read_more()
         return lines
+
+    def _rotated_after_ours(self) -> list[Path]:
+        rotated = rotated_paths(self._path)
+        for index, path in enumerate(rotated):
+            if path.stat().st_ino == self._inode:
+                return rotated[index + 1 :]
+        return []
 
     def _open(self) -> None:
         try:

@@ -125,7 +125,9 @@ def _settings_or_exit() -> Settings:
 
 
 def _usage_error(message: str) -> NoReturn:
-    Console(stderr=True, highlight=False).print(Text(f"error: {message}", style="red"))
+    Console(stderr=True, highlight=False, soft_wrap=True).print(
+        Text(f"error: {message}", style="red")
+    )
     raise typer.Exit(EXIT_USAGE)
 
 

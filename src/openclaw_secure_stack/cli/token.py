@@ -39,7 +39,7 @@ def new(
     then the proxy's configuration never holds the token itself. The token is shown once.
     """
     if not _NAME.match(name):
-        Console(stderr=True, highlight=False).print(
+        Console(stderr=True, highlight=False, soft_wrap=True).print(
             Text(f"error: invalid NAME {name!r}: use 1-64 of A-Z a-z 0-9 _ . -", style="red")
         )
         raise typer.Exit(EXIT_USAGE)
