@@ -49,8 +49,9 @@ CONFUSABLES: dict[str, str] = dict(
 _DROPPED_CATEGORIES = frozenset({"Cf", "Mn", "Me", "Cs", "Co"})
 
 # Escapes decoded before normalizing. Bounded repetition keeps each match small.
+# Runs of escapes are one token each, so a flood of them costs one decode, not one per escape.
 _ESCAPE = re2.compile(
-    r"&(?:#[0-9]{1,7};?|#[xX][0-9a-fA-F]{1,6};?|[A-Za-z][A-Za-z0-9]{1,31};)"
+    r"(?:&(?:#[0-9]{1,7};?|#[xX][0-9a-fA-F]{1,6};?|[A-Za-z][A-Za-z0-9]{1,31};))+"
     r"|(?:%[0-9A-Fa-f]{2})+|(?:\\x[0-9a-fA-F]{2})+|(?:\\u[0-9a-fA-F]{4})+"
 )
 _ESCAPE_MARKERS = ("&", "%", "\\")
@@ -156,7 +157,12 @@ def _unescape(text: str) -> _Unescaped:
 
 
 def _fold(text: str) -> str:
-    folded: str = text if text.isascii() else _NON_ASCII_RUN.sub(_fold_run, text)
+    if text.isascii():
+        folded = text
+    elif len(text) - len(text.encode("ascii", "ignore")) > len(text) // 64:
+        folded = text.translate(_FOLD)  # dense non-ASCII: one C pass beats a callback per run
+    else:
+        folded = _NON_ASCII_RUN.sub(_fold_run, text)
     folded = folded.lower()
     if _ASCII_DROPPED.search(folded):
         folded = folded.translate(_FOLD)

@@ -21,7 +21,10 @@ def test_removes_invisible_bidi_tag_and_control_characters() -> None:
 
 def test_decodes_html_url_and_backslash_escapes() -> None:
     """HTML references, %XX runs and \\xNN / \\uNNNN runs are decoded before folding."""
-    assert normalize("&#105;gnore %70revious \\x69\\x67 \\u0069 &lt;b&gt;") == "ignore previous ig i <b>"
+    assert (
+        normalize("&#105;gnore %70revious \\x69\\x67 \\u0069 &lt;b&gt;")
+        == "ignore previous ig i <b>"
+    )
 
 
 def test_offsets_point_at_the_original_characters() -> None:
@@ -46,9 +49,7 @@ def test_fast_and_offset_paths_agree(text: str) -> None:
 
 @settings(max_examples=200, deadline=None)
 @given(
-    st.text(
-        alphabet=st.sampled_from(list("ab &#%\\x0123456789;ltgu\u200b\u0301Ié ")), max_size=120
-    )
+    st.text(alphabet=st.sampled_from(list("ab &#%\\x0123456789;ltgu\u200b\u0301Ié ")), max_size=120)
 )
 def test_escape_heavy_text_agrees(text: str) -> None:
     """Dense escape-like text keeps both paths equal and offsets inside the text."""

@@ -95,9 +95,7 @@ def test_every_pattern_compiles_in_javascript_and_examples_agree(node: str) -> N
 def test_rule_ids_are_unique_across_files() -> None:
     """Rule ids are stable keys: no id appears twice in either file."""
     ids = [
-        rule["id"]
-        for path in RULE_FILES.values()
-        for rule in json.loads(path.read_text())["rules"]
+        rule["id"] for path in RULE_FILES.values() for rule in json.loads(path.read_text())["rules"]
     ]
     assert len(ids) == len(set(ids))
 
