@@ -1,4 +1,5 @@
 """Hostile input cannot make the engine slow: 1 MB per rule shape, and time linear in size."""
+# ruff: noqa: RUF001 - homoglyphs and invisible characters are the test input
 
 from __future__ import annotations
 

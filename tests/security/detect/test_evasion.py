@@ -1,4 +1,5 @@
 """Attacks that hide a trigger phrase still detect; ordinary prose about the same words passes."""
+# ruff: noqa: RUF001 - homoglyphs and invisible characters are the test input
 
 from __future__ import annotations
 

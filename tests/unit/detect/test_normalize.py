@@ -1,4 +1,5 @@
 """Normalization: folding hides nothing, and every character maps back to its original."""
+# ruff: noqa: RUF001 - homoglyphs and invisible characters are the test input
 
 from __future__ import annotations
 
