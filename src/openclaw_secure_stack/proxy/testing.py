@@ -271,3 +271,24 @@ def raw_exchange(port: int, data: bytes, *, timeout: float = 5.0) -> RawResponse
     status_line = head.split(b"\r\n", 1)[0].split(b" ")
     status = int(status_line[1]) if len(status_line) > 1 and status_line[1].isdigit() else None
     return RawResponse(status, head, body, closed)
+
+
+def raw_request(
+    target: str | bytes,
+    *,
+    method: str = "GET",
+    token: str | None = None,
+    headers: Sequence[tuple[str, str]] = (),
+    host: str | None = "proxy.test",
+    body: bytes = b"",
+) -> bytes:
+    """An HTTP/1.1 request with the target exactly as given, ending with Connection: close."""
+    target_bytes = target if isinstance(target, bytes) else target.encode("latin-1")
+    lines = [method.encode() + b" " + target_bytes + b" HTTP/1.1"]
+    if host is not None:
+        lines.append(f"Host: {host}".encode())
+    if token is not None:
+        lines.append(f"Authorization: Bearer {token}".encode())
+    lines += [f"{name}: {value}".encode("latin-1") for name, value in headers]
+    lines.append(b"Connection: close")
+    return b"\r\n".join(lines) + b"\r\n\r\n" + body
