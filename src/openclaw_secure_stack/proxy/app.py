@@ -81,7 +81,7 @@ class ProxyApp:
                 headers=headers,
                 client=client[0] if client else None,
                 scheme=scope.get("scheme", "http"),
-                body=Body(receive, length=0, limit=self._max_body, chunk_timeout=0),
+                body=Body(receive, length=0, limit=self._max_body, timeout=0),
                 websocket=websocket,
             ),
             request_id=uuid.uuid4().hex,
@@ -99,7 +99,7 @@ class ProxyApp:
             flow.notes["denied"] = exc.code
             return flow
         flow.request.body = Body(
-            receive, length=length, limit=self._max_body, chunk_timeout=self._client_timeout
+            receive, length=length, limit=self._max_body, timeout=self._client_timeout
         )
         return flow
 

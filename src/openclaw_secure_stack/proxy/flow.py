@@ -78,17 +78,19 @@ class Headers:
 class Body:
     """The request body as it arrives: stream it once (`async for`), or `read()` it whole.
 
-    Both enforce the size limit (413) and a per-chunk client timeout (408). `replace()` swaps in
-    new content (a sanitizer's rewrite); the forwarder then sends that with a fresh Content-Length.
+    Both enforce the size limit (413) and a client deadline (408): `timeout` seconds for the
+    next chunk, and in total `timeout` seconds per 64 KiB received so far (plus one), so a client
+    trickling a byte at a time cannot hold the request open. `replace()` swaps in new content (a
+    sanitizer's rewrite); the forwarder then sends that with a fresh Content-Length.
     """
 
-    def __init__(
-        self, receive: Receive, *, length: int | None, limit: int, chunk_timeout: float
-    ) -> None:
+    RATE_BLOCK = 64 * 1024
+
+    def __init__(self, receive: Receive, *, length: int | None, limit: int, timeout: float) -> None:
         self.length = length
         self._receive = receive
         self._limit = limit
-        self._chunk_timeout = chunk_timeout
+        self._timeout = timeout
         self._content: bytes | None = b"" if length == 0 else None
         self._streamed = False
         self.complete = asyncio.Event()
@@ -100,9 +102,12 @@ class Body:
             raise RuntimeError("the request body was already streamed")
         self._streamed = True
         received = 0
+        started = time.monotonic()
         while not self.complete.is_set():
+            allowed = self._timeout * (1 + received / self.RATE_BLOCK)
+            wait = min(self._timeout, started + allowed - time.monotonic())
             try:
-                async with asyncio.timeout(self._chunk_timeout):
+                async with asyncio.timeout(wait):
                     message = await self._receive()
             except TimeoutError:
                 raise Reject(408, "body_timeout", "the request body arrived too slowly") from None

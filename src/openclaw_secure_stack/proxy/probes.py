@@ -25,7 +25,10 @@ class Probes:
         self._audit = audit
 
     async def __call__(self, flow: Flow) -> None:
-        if flow.request.path == "/health":
+        if flow.request.path in ("/health", "/ready") and flow.request.websocket:
+            # Exempt from auth because answered here: such a path must never reach OpenClaw.
+            flow.deny(400, "not_websocket", f"{flow.request.path} does not accept WebSockets")
+        elif flow.request.path == "/health":
             flow.response = Response.json(200, {"status": "ok"})
         elif flow.request.path == "/ready":
             problems = [f"upstream {reason}" for reason in [await self._upstream.ready()] if reason]

@@ -59,7 +59,7 @@ def make_flow(
         headers=Headers(headers),
         client="127.0.0.1",
         scheme="http",
-        body=Body(receive, length=declared, limit=limit, chunk_timeout=1.0),
+        body=Body(receive, length=declared, limit=limit, timeout=1.0),
         websocket=websocket,
     )
     return Flow(request, request_id="test-request-id")

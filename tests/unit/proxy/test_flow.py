@@ -60,7 +60,7 @@ async def test_slow_body_is_408() -> None:
         await asyncio.sleep(10)
         return {}
 
-    body = Body(receive, length=10, limit=100, chunk_timeout=0.05)
+    body = Body(receive, length=10, limit=100, timeout=0.05)
     with pytest.raises(Reject) as caught:
         await body.read()
     assert (caught.value.status, caught.value.code) == (408, "body_timeout")
@@ -73,7 +73,7 @@ async def test_disconnect_mid_body_is_client_gone() -> None:
         return {"type": "http.disconnect"}
 
     with pytest.raises(ClientGone):
-        await Body(receive, length=10, limit=100, chunk_timeout=1).read()
+        await Body(receive, length=10, limit=100, timeout=1).read()
 
 
 async def test_replace_swaps_content_and_length() -> None:
@@ -108,3 +108,16 @@ def test_deny_answers_and_notes_the_code() -> None:
     response = flow.deny(403, "nope", "no")
     assert flow.response is response
     assert (response.status, flow.notes["denied"]) == (403, "nope")
+
+
+async def test_trickled_body_is_408_within_the_total_budget() -> None:
+    """One byte just inside each per-chunk timeout still runs into the total deadline."""
+
+    async def receive() -> dict[str, Any]:
+        await asyncio.sleep(0.03)
+        return {"type": "http.request", "body": b"x", "more_body": True}
+
+    body = Body(receive, length=1000, limit=2000, timeout=0.1)
+    with pytest.raises(Reject) as caught:
+        await body.read()
+    assert (caught.value.status, caught.value.code) == (408, "body_timeout")

@@ -77,3 +77,10 @@ async def test_other_paths_pass_through(settings: Settings) -> None:
     flow = make_flow("/v1/models", method="GET")
     await Probes(Upstream(settings), CapturingSink())(flow)
     assert flow.response is None
+
+
+async def test_websocket_to_a_probe_path_is_refused(settings: Settings) -> None:
+    """An upgrade to /health is not answered as a probe and never forwarded: it is a 400."""
+    flow = make_flow("/health", method="GET", websocket=True)
+    await Probes(Upstream(settings), CapturingSink())(flow)
+    assert flow.response is not None and flow.response.status == 400
