@@ -7,6 +7,7 @@ import { isAbsolute } from "node:path";
 
 import { GuardConfigError, describeError } from "./errors.ts";
 import { Quarantine } from "./quarantine.ts";
+import { loadRe2 } from "./re2.ts";
 import { parseRules, type Rule } from "./rules.ts";
 import { judge } from "./scan.ts";
 
@@ -109,7 +110,8 @@ export class Guard {
   static load(rawConfig: unknown): Guard {
     try {
       const config = parseConfig(rawConfig);
-      const rules = inFile(config.rulesPath, "rules file", parseRules);
+      const re2 = loadRe2();
+      const rules = inFile(config.rulesPath, "rules file", (document) => parseRules(document, re2));
       const quarantine = inFile(config.quarantinePath, "quarantine list", Quarantine.parse);
       return new Guard({ config, rules, quarantine }, undefined);
     } catch (error) {

@@ -1,10 +1,9 @@
 // The indirect-injection rules file (schema 1, shared with the Python detection engine), parsed
 // and compiled eagerly: any defect is a GuardConfigError, and the guard then fails closed.
 
-import { RE2JS } from "re2js";
-
 import { GuardConfigError, describeError } from "./errors.ts";
 import { NORMALIZATION_ID } from "./normalize.ts";
+import type { CompiledPattern, Re2 } from "./re2.ts";
 
 export const RULE_ACTIONS = ["strip", "flag", "reject"] as const;
 export type RuleAction = (typeof RULE_ACTIONS)[number];
@@ -20,7 +19,7 @@ export interface Rule {
   readonly action: RuleAction;
   readonly appliesTo: ReadonlySet<Surface>;
   /** Linear-time RE2 matchers (the same engine and syntax as the Python side). */
-  readonly patterns: readonly RE2JS[];
+  readonly patterns: readonly CompiledPattern[];
   readonly examples: { readonly positive: readonly string[]; readonly negative: readonly string[] };
 }
 
@@ -54,7 +53,7 @@ function oneOf<T extends string>(options: readonly T[]): (value: unknown) => val
   return (value: unknown): value is T => options.includes(value as T);
 }
 
-function compilePattern(pattern: string, where: string): RE2JS {
+function compilePattern(re2: Re2, pattern: string, where: string): CompiledPattern {
   // The team's contract is one syntax that RE2 (Python) and JavaScript both accept; a pattern
   // JavaScript rejects breaks that contract even though the RE2 port here could run it.
   try {
@@ -63,13 +62,13 @@ function compilePattern(pattern: string, where: string): RE2JS {
     throw new GuardConfigError(`${where} is not valid JavaScript regex syntax: ${describeError(error)}`);
   }
   try {
-    return RE2JS.compile(pattern);
+    return re2.compile(pattern);
   } catch (error) {
     throw new GuardConfigError(`${where} does not compile as RE2: ${describeError(error)}`);
   }
 }
 
-function parseRule(raw: unknown, where: string): Rule {
+function parseRule(re2: Re2, raw: unknown, where: string): Rule {
   if (!isObject(raw)) {
     throw new GuardConfigError(`${where} must be an object`);
   }
@@ -91,7 +90,7 @@ function parseRule(raw: unknown, where: string): Rule {
         `a non-empty list of ${SURFACES.join(", ")}`,
       ),
     ),
-    patterns: patterns.map((pattern, index) => compilePattern(pattern, `${at}.patterns[${index}]`)),
+    patterns: patterns.map((pattern, index) => compilePattern(re2, pattern, `${at}.patterns[${index}]`)),
     examples: {
       positive: field(examples, "positive", `${at}.examples`, isStringArray, "a non-empty list of strings"),
       negative: field(examples, "negative", `${at}.examples`, isStringArray, "a non-empty list of strings"),
@@ -100,7 +99,7 @@ function parseRule(raw: unknown, where: string): Rule {
 }
 
 /** Parse and compile a schema-1 indirect rules document; throws GuardConfigError on any defect. */
-export function parseRules(document: unknown): Rule[] {
+export function parseRules(document: unknown, re2: Re2): Rule[] {
   if (!isObject(document)) {
     throw new GuardConfigError("rules file must hold a JSON object");
   }
@@ -119,7 +118,7 @@ export function parseRules(document: unknown): Rule[] {
   if (!Array.isArray(rawRules) || rawRules.length === 0) {
     throw new GuardConfigError("rules file must hold a non-empty list of rules");
   }
-  const rules = rawRules.map((raw, index) => parseRule(raw, `rules[${index}]`));
+  const rules = rawRules.map((raw, index) => parseRule(re2, raw, `rules[${index}]`));
   const seen = new Set<string>();
   for (const rule of rules) {
     if (seen.has(rule.id)) {

@@ -54,9 +54,9 @@ test("tool_result_persist answers synchronously with the rewritten message", () 
   const message = { role: "toolResult", content: [{ type: "text", text: "a <|im_end|> b" }] };
   const result = persist({ toolName: "read", message }, {});
   assert.ok(!(result instanceof Promise));
-  assert.deepEqual((result as { message: { content: unknown } }).message.content, [
-    { type: "text", text: "a [redacted by prompt-guard: OSS-IND-002] b" },
-  ]);
+  const stored = JSON.stringify((result as { message: { content: unknown } }).message.content);
+  assert.match(stored, /prompt-guard/);
+  assert.doesNotMatch(stored, /<\|im_end\|>/);
   assert.equal(persist({ toolName: "read", message: { role: "toolResult", content: [] } }, {}), undefined);
 });
 

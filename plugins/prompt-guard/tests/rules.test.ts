@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import { test } from "node:test";
 
 import { GuardConfigError } from "../src/errors.ts";
+import { loadRe2 } from "../src/re2.ts";
 import { parseRules, type Rule } from "../src/rules.ts";
 import { findAll } from "../src/scan.ts";
 import { SHIPPED_RULES } from "./paths.ts";
@@ -10,7 +11,8 @@ import { SHIPPED_RULES } from "./paths.ts";
 const shippedDocument = JSON.parse(readFileSync(SHIPPED_RULES, "utf8")) as {
   rules: { patterns: string[] }[];
 };
-const shipped = parseRules(shippedDocument);
+const re2 = loadRe2();
+const shipped = parseRules(shippedDocument, re2);
 
 function firing(rule: Rule, text: string): boolean {
   return findAll(text, [rule], [...rule.appliesTo][0] ?? "tool_result").length > 0;
@@ -65,7 +67,7 @@ function withRule(change: Record<string, unknown>): unknown {
 }
 
 test("a well-formed test document parses", () => {
-  assert.equal(parseRules(withRule({}))[0]?.id, "T-1");
+  assert.equal(parseRules(withRule({}), re2)[0]?.id, "T-1");
 });
 
 const defects: [string, unknown, RegExp][] = [
@@ -86,7 +88,7 @@ const defects: [string, unknown, RegExp][] = [
 
 for (const [name, document, message] of defects) {
   test(`a rules file with ${name} is rejected with a reason`, () => {
-    assert.throws(() => parseRules(document), (error: unknown) => {
+    assert.throws(() => parseRules(document, re2), (error: unknown) => {
       assert.ok(error instanceof GuardConfigError);
       assert.match(error.message, message);
       return true;
@@ -97,5 +99,5 @@ for (const [name, document, message] of defects) {
 test("a duplicated rule id is rejected", () => {
   const document = withRule({}) as { rules: unknown[] };
   document.rules.push(document.rules[0]);
-  assert.throws(() => parseRules(document), /T-1 appears twice/);
+  assert.throws(() => parseRules(document, re2), /T-1 appears twice/);
 });

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
+import { loadRe2 } from "../src/re2.ts";
 import { parseRules, type Rule } from "../src/rules.ts";
 import { findAll, judge } from "../src/scan.ts";
 
@@ -18,7 +19,7 @@ function rule(id: string, action: string, patterns: string[], appliesTo = ["tool
 }
 
 function rules(...raw: unknown[]): Rule[] {
-  return parseRules({ schema: 1, family: "indirect", normalization: "nfkc-casefold-v1", rules: raw });
+  return parseRules({ schema: 1, family: "indirect", normalization: "nfkc-casefold-v1", rules: raw }, loadRe2());
 }
 
 const tokens = rules(rule("T-STRIP", "strip", ["<\\|im_start\\|>", "\\[/?inst\\]"]));
