@@ -111,6 +111,19 @@ class Settings(BaseSettings):
         Path("config/indirect-injection-rules.json"),
         description="Rules for tool results, fetched content and upstream responses.",
     )
+    detect_thread_threshold_bytes: int = Field(
+        32 * 1024,
+        ge=0,
+        description="Scan text larger than this in a worker thread, off the event loop.",
+    )
+    response_scan_buffer_bytes: int = Field(
+        4 * MIB,
+        ge=1024,
+        description=(
+            "Non-streaming replies up to this size are held, scanned and flagged with a header; "
+            "larger ones are scanned as they stream."
+        ),
+    )
 
     @field_validator("client_tokens", mode="before")
     @classmethod

@@ -23,7 +23,7 @@ from openclaw_secure_stack.detect.normalize import normalize, normalize_with_off
 from openclaw_secure_stack.detect.rules import Action, Family, Rule, RuleFile
 
 Decision = Literal["reject", "strip", "flag", "pass"]
-_ORDER: dict[Decision, int] = {"pass": 0, "flag": 1, "strip": 2, "reject": 3}
+ORDER: dict[Decision, int] = {"pass": 0, "flag": 1, "strip": 2, "reject": 3}
 
 # Encoded runs worth decoding: long base64/hex alphabets only (a short run cannot hide a sentence).
 _ENCODED_RUN = re2.compile(r"[A-Za-z0-9+/]{24,}={0,2}")
@@ -160,6 +160,7 @@ class _Matcher:
                 self._patterns.append(re2.compile(pattern, options))
         self._set.Compile()
         self.rules = rule_file.rules
+        self.by_id = {rule.id: rule for rule in rule_file.rules}
 
     def fired(self, text: str) -> list[int]:
         """Indices of the patterns that match `text` exactly (the set pass is a superset)."""
@@ -189,6 +190,9 @@ class Detector:
 
     def rules(self, kind: Family) -> tuple[Rule, ...]:
         return self._matchers[kind].rules
+
+    def rule(self, kind: Family, rule_id: str) -> Rule:
+        return self._matchers[kind].by_id[rule_id]
 
     def detect(self, text: str, kind: Family, source: str | None = None) -> Verdict:
         """Which rules of `kind` fire on `text` (only those applying to `source`, if given)."""
@@ -225,7 +229,7 @@ class Detector:
         fired_rules = {matcher.owner(i) for i in fired_here} | {
             matcher.owner(i) for _, indices in fired_decoded for i in indices
         }
-        decision: Action = max((r.action for r in fired_rules), key=lambda a: _ORDER[a])
+        decision: Action = max((r.action for r in fired_rules), key=lambda a: ORDER[a])
         unique_spans = sorted(set(spans), key=lambda s: (s.start, s.end, s.rule_id))
         return Verdict(decision, tuple(sorted(r.id for r in fired_rules)), tuple(unique_spans))
 

@@ -6,11 +6,14 @@ import logging
 from collections.abc import Sequence
 
 from openclaw_secure_stack.audit.sink import AuditSink
+from openclaw_secure_stack.detect import load_detector
 from openclaw_secure_stack.proxy.audit import Audit
 from openclaw_secure_stack.proxy.auth import Auth
 from openclaw_secure_stack.proxy.flow import ClientGone, Flow, Reject, Response, Stage
 from openclaw_secure_stack.proxy.forward import Forward
 from openclaw_secure_stack.proxy.probes import Probes
+from openclaw_secure_stack.proxy.sanitize import Sanitize
+from openclaw_secure_stack.proxy.scan_response import ScanResponse
 from openclaw_secure_stack.proxy.upstream import Upstream
 from openclaw_secure_stack.settings import Settings
 
@@ -19,14 +22,20 @@ log = logging.getLogger(__name__)
 
 def default_stages(settings: Settings, audit: AuditSink, upstream: Upstream) -> list[Stage]:
     """The pipeline, in order. Request stages first; `Forward` turns the request into the
-    upstream's response; then response stages; `Audit` last so it sees the final outcome."""
+    upstream's response; then response stages; `Audit` last so it sees the final outcome.
+    Loading the detection rules fails closed: a bad rules file raises `RulesError`."""
+    detector = load_detector(settings.prompt_rules_path, settings.indirect_rules_path)
     return [
         Auth.from_settings(settings),
         Probes(upstream, audit),
-        # Sanitize (issue 4) goes here: reads/rewrites the JSON body or denies with 400.
+        Sanitize(detector, thread_threshold=settings.detect_thread_threshold_bytes),
         # Governance (later issue) goes here.
         Forward(upstream),
-        # ScanResponse (issue 4) goes here: wraps flow.response.body chunk by chunk.
+        ScanResponse(
+            detector,
+            thread_threshold=settings.detect_thread_threshold_bytes,
+            max_buffer=settings.response_scan_buffer_bytes,
+        ),
         Audit(audit),
     ]
 

@@ -36,14 +36,22 @@ class Final(Record):
 
 
 def test_default_stages_are_in_pipeline_order() -> None:
-    """auth, probes, forward, audit: request stages, then the forwarder, audit last."""
+    """auth, probes, sanitize, forward, scan_response, audit: request stages, the forwarder,
+    response stages, audit last."""
     settings = Settings(
         _env_file=None,
         openclaw_gateway_token=TEST_GATEWAY_TOKEN,
         client_tokens=",".join(f"{k}:{v}" for k, v in TEST_CLIENT_TOKENS.items()),
     )
     stages = default_stages(settings, CapturingSink(), Upstream(settings))
-    assert [stage.name for stage in stages] == ["auth", "probes", "forward", "audit"]
+    assert [stage.name for stage in stages] == [
+        "auth",
+        "probes",
+        "sanitize",
+        "forward",
+        "scan_response",
+        "audit",
+    ]
 
 
 async def test_stages_run_in_list_order() -> None:
