@@ -222,21 +222,38 @@ class Processes:
     def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
         self.started: list[tuple[str, subprocess.Popen[bytes]]] = []
+        self.ready_urls: dict[str, str] = {}
 
     def start(
         self,
         name: str,
         argv: list[str],
         *,
+        ready_url: str,
         env: dict[str, str] | None = None,
         cwd: Path | None = None,
-    ) -> subprocess.Popen[bytes]:
+    ) -> None:
+        """Start `argv`; `wait_ready` later waits for `ready_url` to answer 200."""
         output = (self.workdir / f"{name}.log").open("wb")
         proc = subprocess.Popen(
             argv, stdout=output, stderr=subprocess.STDOUT, env=env, cwd=cwd, start_new_session=True
         )
         self.started.append((name, proc))
-        return proc
+        self.ready_urls[name] = ready_url
+
+    def wait_ready(self, timeout_s: float = 30.0) -> None:
+        """Wait until every started process answers; all start in parallel, so this is quick."""
+        deadline = time.monotonic() + timeout_s
+        for name, proc in self.started:
+            url = self.ready_urls[name]
+            while not _answers(url):
+                if proc.poll() is not None:
+                    raise BenchError(
+                        f"{name} exited with {proc.returncode}:\n{self.log_tail(name)}"
+                    )
+                if time.monotonic() > deadline:
+                    raise BenchError(f"{name} not ready at {url}:\n{self.log_tail(name)}")
+                time.sleep(0.05)
 
     def pid(self, name: str) -> int:
         return next(proc.pid for started, proc in self.started if started == name)
@@ -257,19 +274,10 @@ class Processes:
                 proc.wait()
 
 
-def wait_ready(processes: Processes, name: str, url: str, timeout_s: float = 30.0) -> None:
-    proc = next(p for n, p in processes.started if n == name)
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise BenchError(f"{name} exited with {proc.returncode}:\n{processes.log_tail(name)}")
-        with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=2) as response:
-            if response.status == 200:
-                return
-        time.sleep(0.1)
-    raise BenchError(
-        f"{name} not ready at {url} after {timeout_s:.0f}s:\n{processes.log_tail(name)}"
-    )
+def _answers(url: str) -> bool:
+    with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=2) as response:
+        return bool(response.status == 200)
+    return False
 
 
 def check_reply(target: Target) -> None:
@@ -313,14 +321,14 @@ http {{
 }}
 """
     )
-    processes.start("nginx", [nginx, "-p", str(root), "-e", "stderr", "-c", str(conf)])
+    argv = [nginx, "-p", str(root), "-e", "stderr", "-c", str(conf)]
+    processes.start("nginx", argv, ready_url=f"http://127.0.0.1:{port}/")
 
 
 def start_sse_upstream(processes: Processes, port: int, plan: Plan) -> None:
     argv = [sys.executable, str(BENCH_DIR / "sse_upstream.py"), "--port", str(port)]
     argv += ["--chunks", str(plan.sse_chunks), "--delay-ms", str(plan.sse_delay_ms)]
-    processes.start("sse-upstream", argv)
-    wait_ready(processes, "sse-upstream", f"http://127.0.0.1:{port}/health")
+    processes.start("sse-upstream", argv, ready_url=f"http://127.0.0.1:{port}/health")
 
 
 def start_caddy(
@@ -351,7 +359,7 @@ http://127.0.0.1:{sse_port} {{
         "XDG_CONFIG_HOME": str(root),
     }
     argv = [caddy, "run", "--config", str(caddyfile), "--adapter", "caddyfile"]
-    processes.start("caddy", argv, env=env)
+    processes.start("caddy", argv, ready_url=f"http://127.0.0.1:{port}/", env=env)
 
 
 def start_proxy(
@@ -377,8 +385,8 @@ def start_proxy(
     }
     cli = Path(sys.executable).with_name("openclaw-secure-stack")
     # The temporary cwd keeps the repository's .env out of the measured configuration.
-    processes.start(name, [str(cli), "serve"], env=env, cwd=root)
-    wait_ready(processes, name, f"http://127.0.0.1:{port}/health")
+    ready_url = f"http://127.0.0.1:{port}/health"
+    processes.start(name, [str(cli), "serve"], ready_url=ready_url, env=env, cwd=root)
     return audit_dir
 
 
@@ -620,11 +628,12 @@ def print_report(console: Console, report: dict[str, Any]) -> None:
     for name, audit in report["audit"].items():
         console.print(
             f"{name}: {audit['records']:,} audit records, "
-            f"{audit['requests_sent']:,} requests answered"
+            f"{audit['requests_answered']:,} requests answered: "
+            + ("every answer audited" if audit["complete"] else "AUDIT RECORDS MISSING")
         )
 
 
-def requests_sent(result: HttpResult | None, plan: Plan) -> int:
+def requests_answered(result: HttpResult | None, plan: Plan) -> int:
     """Requests a proxy answered: wrk's completed ones and the check, or the SSE streams."""
     if result is None:
         return plan.sse_streams + 1
@@ -651,8 +660,6 @@ def run(plan: Plan, with_proxy: bool) -> dict[str, Any]:
                 ports["caddy-sse"],
                 (ports["nginx"], ports["sse"]),
             )
-            wait_ready(processes, "nginx", f"http://127.0.0.1:{ports['nginx']}/")
-            wait_ready(processes, "caddy", f"http://127.0.0.1:{ports['caddy']}/")
             http_targets = [
                 Target(
                     "direct",
@@ -681,6 +688,7 @@ def run(plan: Plan, with_proxy: bool) -> dict[str, Any]:
                 )
                 sse_url = f"http://127.0.0.1:{sse_port}{REQUEST_PATH}"
                 sse_targets.append(Target("proxy-w1", sse_url, sse_url, processes.pid("proxy-sse")))
+            processes.wait_ready()
             for target in http_targets:
                 check_reply(target)
             scripts = write_wrk_scripts(workdir, plan)
@@ -693,9 +701,12 @@ def run(plan: Plan, with_proxy: bool) -> dict[str, Any]:
             processes.stop_all()
         audit = {}
         for name, directory in audit_dirs.items():
+            records, answered = count_lines(directory), requests_answered(http.get(name), plan)
+            # More records than answers is expected: requests still in flight when a run ends.
             audit[name] = {
-                "records": count_lines(directory),
-                "requests_sent": requests_sent(http.get(name), plan),
+                "records": records,
+                "requests_answered": answered,
+                "complete": records >= answered,
             }
     summary = {
         name: {"saturated": summarize(r.saturated), "paced": summarize(r.paced)}
