@@ -39,9 +39,13 @@ def _run(
 @pytest.fixture(scope="module")
 def plugin_installed() -> None:
     """The plugin's dependencies (typescript, @types/node, openclaw, re2js) are installed."""
-    marker = PLUGIN / "node_modules" / ".package-lock.json"
+    modules = PLUGIN / "node_modules"
+    marker = modules / ".package-lock.json"
+    # `npm ci --omit=dev` (what the stack runs before starting the gateway) leaves a fresh
+    # marker but no typescript or openclaw types: check for them too.
+    needed = [marker, *(modules / name / "package.json" for name in ("typescript", "openclaw"))]
     lock = PLUGIN / "package-lock.json"
-    if not marker.exists() or marker.stat().st_mtime < lock.stat().st_mtime:
+    if not all(path.exists() for path in needed) or marker.stat().st_mtime < lock.stat().st_mtime:
         result = _run(str(NODE), str(NPM_CLI), "ci", "--no-audit", "--no-fund")
         assert result.returncode == 0, result.stdout + result.stderr
 
