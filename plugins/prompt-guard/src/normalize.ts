@@ -75,9 +75,14 @@ export function foldChar(char: string): string {
   return out;
 }
 
-// Escapes decoded before normalizing; bounded repetition keeps each match small.
-const ESCAPE =
-  /&(?:#[0-9]{1,7};?|#[xX][0-9a-fA-F]{1,6};?|[A-Za-z][A-Za-z0-9]{1,31};)|(?:%[0-9A-Fa-f]{2})+|(?:\\x[0-9a-fA-F]{2})+|(?:\\u[0-9a-fA-F]{4})+/g;
+// Escapes decoded before normalizing; bounded repetition keeps each match small. A run of
+// escapes of one kind is one token (and maps back as one piece), as on the Python side.
+const CHARREF = "&(?:#[0-9]{1,7};?|#[xX][0-9a-fA-F]{1,6};?|[A-Za-z][A-Za-z0-9]{1,31};)";
+const ESCAPE = new RegExp(
+  `(?:${CHARREF})+|(?:%[0-9A-Fa-f]{2})+|(?:\\\\x[0-9a-fA-F]{2})+|(?:\\\\u[0-9a-fA-F]{4})+`,
+  "g",
+);
+const CHARREFS = new RegExp(CHARREF, "g");
 const NAMED: Readonly<Record<string, string>> = entities.named;
 const INVALID_CHARREFS: Readonly<Record<string, string>> = entities.invalidCharrefs;
 const INVALID_CODEPOINTS: ReadonlySet<number> = new Set(entities.invalidCodepoints);
@@ -122,7 +127,7 @@ function hexBytes(token: string, step: number, skip: number): Uint8Array {
 
 function decodeEscape(token: string): string {
   if (token.startsWith("&")) {
-    return unescapeCharref(token);
+    return token.replace(CHARREFS, unescapeCharref);
   }
   if (token.startsWith("%")) {
     return utf8.decode(hexBytes(token, 3, 1));
