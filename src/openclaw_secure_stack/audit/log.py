@@ -44,6 +44,7 @@ RECORD_FIELDS = ("seq", "ts", "event", "actor", "request_id", "outcome", "detail
 MIN_KEY_BYTES = 32
 # /ready reports the log unusable before the disk is so full that a write fails mid-request.
 MIN_FREE_BYTES = 1024 * 1024
+_MAC = re2.compile(r"^[0-9a-f]{64}$")
 _TAIL_CHUNK = 2048  # a few records; doubled until the lines asked for are in it
 
 
@@ -141,25 +142,10 @@ class AuditLog:
 
     def write(self, event: AuditEvent) -> None:
         """Seal `event` into the chain and append it; raise `AuditLogError` if that fails."""
-        details = redact(event.details)
+        fields = _canonical_fields(event)  # the costly part, done before taking the lock
         with self._locked():
             head = self._current_head()
-            record: dict[str, Any] = {
-                "seq": head.seq + 1,
-                "ts": utc_timestamp(),
-                "event": event.event,
-                "actor": event.actor,
-                "request_id": event.request_id,
-                "outcome": event.outcome,
-                "details": details,
-                "prev": head.mac,
-            }
-            try:
-                body = rfc8785.dumps(record)
-            except (rfc8785.CanonicalizationError, TypeError, ValueError) as exc:
-                raise AuditLogError(
-                    f"audit event {event.event!r}: details cannot be written as JSON: {exc}"
-                ) from exc
+            body = _canonical_record(fields, seq=head.seq + 1, ts=utc_timestamp(), prev=head.mac)
             mac = hmac.new(self._key, body, hashlib.sha256).hexdigest()
             line = body[:-1] + b',"mac":"' + mac.encode() + b'"}\n'
             if self._size > 0 and self._size + len(line) > self._rotate_bytes:
@@ -249,10 +235,12 @@ class AuditLog:
 
     def _read_head(self) -> _Head:
         """The last whole record of the current file, else of the newest rotated file."""
-        for path in reversed(chain_paths(self.path)):
+        lines = last_lines(self._fd, self._size, 1)
+        if lines:
+            return _parse_head(self.path, lines[0])
+        for path in reversed(rotated_paths(self.path)):
             with path.open("rb") as file:
-                size = os.fstat(file.fileno()).st_size
-                lines = last_lines(file.fileno(), size, 1)
+                lines = last_lines(file.fileno(), os.fstat(file.fileno()).st_size, 1)
             if lines:
                 return _parse_head(path, lines[0])
         return _GENESIS
@@ -278,6 +266,44 @@ class AuditLog:
             raise AuditLogError(f"audit log {self.path}: short write ({written}/{len(line)})")
 
 
+def _canonical_fields(event: AuditEvent) -> dict[str, bytes]:
+    """RFC 8785 bytes of each member of the record that does not depend on the chain."""
+    if not isinstance(event.event, str) or not isinstance(event.outcome, str):
+        raise AuditLogError("audit event: event and outcome must be strings")
+    if not all(
+        value is None or isinstance(value, str) for value in (event.actor, event.request_id)
+    ):
+        raise AuditLogError(
+            f"audit event {event.event!r}: actor and request_id must be str or None"
+        )
+    values: dict[str, Any] = {
+        "actor": event.actor,
+        "details": redact(event.details),
+        "event": event.event,
+        "outcome": event.outcome,
+        "request_id": event.request_id,
+    }
+    try:
+        return {name: rfc8785.dumps(value) for name, value in values.items()}
+    except (rfc8785.CanonicalizationError, TypeError, ValueError) as exc:
+        raise AuditLogError(
+            f"audit event {event.event!r}: details cannot be written as JSON: {exc}"
+        ) from exc
+
+
+def _canonical_record(fields: Mapping[str, bytes], *, seq: int, ts: str, prev: str) -> bytes:
+    """The RFC 8785 form of the record without `mac`, assembled from its members' forms.
+
+    Member names are fixed ASCII, so RFC 8785's key order is plain sorted order and the object
+    is its sorted members joined: the same bytes `rfc8785.dumps` gives for the whole record
+    (a test holds it to that), without canonicalizing `details` while the lock is held.
+    """
+    members = {**fields, "prev": b'"' + prev.encode() + b'"', "seq": b"%d" % seq}
+    members["ts"] = b'"' + ts.encode() + b'"'
+    joined = b",".join(b'"' + name.encode() + b'":' + members[name] for name in sorted(members))
+    return b"{" + joined + b"}"
+
+
 def _parse_head(path: Path, line: bytes) -> _Head:
     try:
         record = json.loads(line)
@@ -287,6 +313,9 @@ def _parse_head(path: Path, line: bytes) -> _Head:
             f"audit log {path}: the last record is unreadable, so the chain cannot continue; "
             "run `openclaw-secure-stack audit verify` to find the damage"
         ) from exc
-    if not isinstance(seq, int) or not isinstance(mac, str):
-        raise AuditLogError(f"audit log {path}: the last record has no valid seq/mac")
+    if not isinstance(seq, int) or not isinstance(mac, str) or not _MAC.match(mac):
+        raise AuditLogError(
+            f"audit log {path}: the last record has no valid seq/mac; "
+            "run `openclaw-secure-stack audit verify` to find the damage"
+        )
     return _Head(seq, mac)

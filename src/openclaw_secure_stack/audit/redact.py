@@ -7,6 +7,7 @@ to correlate a secret across records (which token was used?) put `fingerprint(se
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Mapping
 
@@ -20,8 +21,8 @@ _SECRET_KEY = re2.compile(
     r"(?i)(token|authori[sz]ation|passw(or)?d|secret|api[_-]?key|cookie|credential|private[_-]?key|signature)"
 )
 _FINGERPRINT = re2.compile(r"^sha256:[0-9a-f]{16}$")
-# Credentials that show up as values under innocent keys (a copied header, a provider key).
-_SECRET_VALUE = re2.compile(r"(?i)^\s*(bearer|basic)\s+\S")
+# Credentials that show up as values under innocent keys (a copied header value).
+_CREDENTIAL_SCHEMES = ("bearer", "basic")
 
 
 def fingerprint(secret: str | bytes) -> str:
@@ -36,7 +37,7 @@ def redact(details: Mapping[str, object]) -> dict[str, object]:
 
 
 def _redact_entry(key: str, value: object) -> object:
-    if _SECRET_KEY.search(key) and not _is_harmless(value):
+    if _is_secret_key(key) and not _is_harmless(value):
         return REDACTED
     return _redact_value(value)
 
@@ -46,9 +47,20 @@ def _redact_value(value: object) -> object:
         return redact(value)
     if isinstance(value, list | tuple):
         return [_redact_value(item) for item in value]
-    if isinstance(value, str) and _SECRET_VALUE.search(value):
+    if isinstance(value, str) and _is_credential(value):
         return REDACTED
     return value
+
+
+@functools.lru_cache(maxsize=1024)
+def _is_secret_key(key: str) -> bool:
+    # Detail keys come from a small vocabulary, and this runs for every key of every event.
+    return _SECRET_KEY.search(key) is not None
+
+
+def _is_credential(value: str) -> bool:
+    words = value[:64].split(maxsplit=2)
+    return len(words) >= 2 and words[0].lower() in _CREDENTIAL_SCHEMES
 
 
 def _is_harmless(value: object) -> bool:

@@ -32,6 +32,7 @@ from openclaw_secure_stack.audit.log import GENESIS_PREV, RECORD_FIELDS, record_
 
 _OPTIONAL_TEXT = ("actor", "request_id")
 _TEXT = ("ts", "event", "outcome", "prev", "mac")
+_MAX_EXACT_INT = 2**53 - 1
 
 
 class Reason(StrEnum):
@@ -144,7 +145,7 @@ def _lines(paths: list[Path]) -> Iterator[_Line]:
 
 def _parse(raw: bytes, key: bytes) -> dict[str, object]:
     try:
-        record = json.loads(raw, object_pairs_hook=_unique_keys)
+        record = json.loads(raw, object_pairs_hook=_unique_keys, parse_int=_json_number)
     except (ValueError, UnicodeDecodeError) as exc:
         raise _Invalid(Reason.BAD_JSON, f"not valid JSON (truncated or edited): {exc}") from None
     if not isinstance(record, dict):
@@ -185,6 +186,13 @@ def _unique_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
     if len(record) != len(pairs):
         raise ValueError("duplicate key in object")
     return record
+
+
+def _json_number(text: str) -> int | float:
+    # RFC 8785 numbers are IEEE doubles: the writer's 2.0**53 is written "9007199254740992",
+    # which must read back as that double, not as an int outside the exact range.
+    number = int(text)
+    return number if abs(number) <= _MAX_EXACT_INT else float(number)
 
 
 def _check_link(

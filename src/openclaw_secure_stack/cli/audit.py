@@ -67,15 +67,15 @@ def verify(
     as "intact up to line N; trailing partial record" with exit 0.
     --strict makes it exit 1.
     """
-    settings = _settings_or_exit()
+    settings = _settings_or_exit(output)
     if settings.audit_key is None:
-        _usage_error("AUDIT_KEY: not set; verify needs the key the log was written with")
+        _usage_error("AUDIT_KEY: not set; verify needs the key the log was written with", output)
     files = paths or chain_paths(settings.audit_log_path)
     if not files:
-        _usage_error(f"no audit log at {settings.audit_log_path} (AUDIT_LOG_PATH)")
+        _usage_error(f"no audit log at {settings.audit_log_path} (AUDIT_LOG_PATH)", output)
     for path in files:
         if not path.is_file():
-            _usage_error(f"{path}: no such file")
+            _usage_error(f"{path}: no such file", output)
     result = verify_chain(files, settings.audit_key.get_secret_value().encode())
     if output is OutputFormat.json:
         sys.stdout.write(json.dumps(result.as_json()) + "\n")
@@ -101,9 +101,9 @@ def tail(
 
     This only reads the log; it does not check macs (use `audit verify`).
     """
-    log_path = path or _settings_or_exit().audit_log_path
+    log_path = path or _settings_or_exit(output).audit_log_path
     if not chain_paths(log_path) and not follow:
-        _usage_error(f"no audit log at {log_path}")
+        _usage_error(f"no audit log at {log_path}", output)
     console = Console(highlight=False, soft_wrap=True)
     reader = LogTail(log_path)
     try:
@@ -117,17 +117,19 @@ def tail(
         reader.close()
 
 
-def _settings_or_exit() -> Settings:
+def _settings_or_exit(output: OutputFormat) -> Settings:
     try:
         return load_settings()
     except SettingsError as exc:
-        _usage_error(str(exc))
+        _usage_error(str(exc), output)
 
 
-def _usage_error(message: str) -> NoReturn:
-    Console(stderr=True, highlight=False, soft_wrap=True).print(
-        Text(f"error: {message}", style="red")
-    )
+def _usage_error(message: str, output: OutputFormat) -> NoReturn:
+    if output is OutputFormat.json:
+        sys.stdout.write(json.dumps({"error": message}) + "\n")
+    else:
+        errors = Console(stderr=True, highlight=False, soft_wrap=True)
+        errors.print(Text(f"error: {message}", style="red"))
     raise typer.Exit(EXIT_USAGE)
 
 

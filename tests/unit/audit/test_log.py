@@ -7,6 +7,9 @@ from pathlib import Path
 
 import pytest
 import re2
+import rfc8785
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from openclaw_secure_stack.audit.log import (
     GENESIS_PREV,
@@ -74,6 +77,50 @@ def test_roundtrip_verifies(tmp_path):
         log.write(event(number))
     report = verify_chain(chain_paths(path), TEST_KEY)
     assert (report.intact, report.records, report.last_seq, report.partial) == (True, 50, 50, [])
+
+
+JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**53) + 1, 2**53 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    details=st.dictionaries(st.text(), JSON_VALUES, max_size=5),
+    actor=st.none() | st.text(),
+    name=st.text(),
+)
+def test_written_bytes_are_rfc8785_of_the_record(tmp_path, details, actor, name):
+    """Each line minus its mac is byte for byte rfc8785.dumps of the parsed record."""
+    path = tmp_path / "canonical.jsonl"
+    path.unlink(missing_ok=True)
+    AuditLog(path, TEST_KEY, UNLIMITED).write(AuditEvent(name, "allow", actor, None, details))
+    line = path.read_bytes()
+    assert verify_chain([path], TEST_KEY).records == 1
+    record = json.loads(line, parse_float=float, parse_int=float)
+    mac = record.pop("mac")
+    assert line == rfc8785.dumps(record)[:-1] + b',"mac":"' + mac.encode() + b'"}\n'
+
+
+@pytest.mark.parametrize(
+    "bad_event",
+    [
+        AuditEvent(5, "allow"),  # type: ignore[arg-type]
+        AuditEvent("e", "allow", actor=7),  # type: ignore[arg-type]
+    ],
+)
+def test_mistyped_event_fields_raise(tmp_path, bad_event):
+    """An event whose name, outcome, actor or request id is not text is refused, not written."""
+    path = tmp_path / "audit.jsonl"
+    with pytest.raises(AuditLogError, match="must be"):
+        AuditLog(path, TEST_KEY, UNLIMITED).write(bad_event)
+    assert not path.exists() or path.read_bytes() == b""
 
 
 def test_secrets_in_details_are_redacted_on_write(tmp_path):

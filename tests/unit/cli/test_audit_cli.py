@@ -35,6 +35,15 @@ def test_verify_without_key_is_a_usage_error(log_path):
     assert "AUDIT_KEY: not set" in result.stderr
 
 
+def test_usage_error_in_json_format(log_path):
+    """With --format json a usage error is a JSON object with the message, still exit 2."""
+    result = run_cli(["audit", "verify", "--format", "json"], log_path=log_path, key=None)
+    assert result.exit_code == 2
+    assert json.loads(result.stdout) == {
+        "error": "AUDIT_KEY: not set; verify needs the key the log was written with"
+    }
+
+
 def test_verify_with_short_key_names_the_setting(log_path):
     """An AUDIT_KEY under 32 characters: exit 2 and the settings error with the fix."""
     result = run_cli(["audit", "verify"], log_path=log_path, key=b"short")
