@@ -111,6 +111,28 @@ class Settings(BaseSettings):
         Path("config/indirect-injection-rules.json"),
         description="Rules for tool results, fetched content and upstream responses.",
     )
+    classifier_model_path: Path = Field(
+        Path("config/models/injection-classifier/model.json"),
+        description="Manifest of the direct-injection classifier (its weights sit beside it).",
+    )
+    classifier_flag_threshold: float | None = Field(
+        None,
+        gt=0,
+        lt=1,
+        description=(
+            "Classifier probability at which a user message is flagged (passes, audited, header). "
+            "Default: the threshold recorded with the model (2% false positives on validation)."
+        ),
+    )
+    classifier_reject_threshold: float | None = Field(
+        None,
+        gt=0,
+        lt=1,
+        description=(
+            "Classifier probability at which a user message is rejected with 400. Default: the "
+            "threshold recorded with the model (0.5% false positives on validation)."
+        ),
+    )
     detect_thread_threshold_bytes: int = Field(
         32 * 1024,
         ge=0,

@@ -27,6 +27,7 @@ import math
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -45,6 +46,7 @@ _SEEDS = {3: 0x9E3779B97F4A7C15, 4: 0xC2B2AE3D27D4EB4F, 5: 0x165667B19E3779F9}
 _SEED_WORD = 0x27D4EB2F165667C5
 _SEED_BIGRAM = 0x85EBCA77C2B2AE63
 
+ModelDecision = Literal["reject", "flag", "pass"]
 Codepoints = npt.NDArray[np.uint64]
 Buckets = npt.NDArray[np.int64]
 
@@ -258,6 +260,29 @@ class Classifier:
             reject_threshold=thresholds["reject"],
             manifest=manifest,
         )
+
+    def with_thresholds(self, flag: float | None, reject: float | None) -> Classifier:
+        """The same model with configured thresholds (None keeps the recorded one)."""
+        flag = self.flag_threshold if flag is None else flag
+        reject = self.reject_threshold if reject is None else reject
+        if not 0 < flag <= reject < 1:
+            raise ClassifierError(
+                f"classifier thresholds must satisfy 0 < flag ({flag}) <= reject ({reject}) < 1: "
+                "set CLASSIFIER_FLAG_THRESHOLD below CLASSIFIER_REJECT_THRESHOLD"
+            )
+        return Classifier(
+            self.weights,
+            bias=self.bias,
+            flag_threshold=flag,
+            reject_threshold=reject,
+            manifest=self.manifest,
+        )
+
+    def decide(self, probability: float) -> ModelDecision:
+        """The model's own action: reject, flag or pass (it never strips: it has no spans)."""
+        if probability >= self.reject_threshold:
+            return "reject"
+        return "flag" if probability >= self.flag_threshold else "pass"
 
     def probability(self, text: str) -> float:
         """The highest window probability; cheaper than `score` (no explanation)."""

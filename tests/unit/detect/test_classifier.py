@@ -196,3 +196,24 @@ def test_non_finite_weights_are_refused(model_copy: Path) -> None:
     model_copy.write_text(json.dumps(manifest), encoding="utf-8")
     with pytest.raises(ClassifierError, match="NaN"):
         Classifier.load(model_copy)
+
+
+def test_decide_maps_probability_to_action(classifier: Classifier) -> None:
+    """At or above reject -> reject; at or above flag -> flag; below -> pass."""
+    assert classifier.decide(classifier.reject_threshold) == "reject"
+    assert classifier.decide(classifier.flag_threshold) == "flag"
+    assert classifier.decide(classifier.flag_threshold - 1e-6) == "pass"
+
+
+def test_configured_thresholds_override_the_recorded_ones(classifier: Classifier) -> None:
+    """with_thresholds replaces only what is given and keeps the weights."""
+    tuned = classifier.with_thresholds(0.6, None)
+    assert tuned.flag_threshold == 0.6
+    assert tuned.reject_threshold == classifier.reject_threshold
+    assert tuned.weights is classifier.weights
+
+
+def test_inverted_thresholds_are_a_config_error(classifier: Classifier) -> None:
+    """A flag threshold above the reject threshold names both settings."""
+    with pytest.raises(ClassifierError, match="CLASSIFIER_FLAG_THRESHOLD"):
+        classifier.with_thresholds(0.99, 0.9)
