@@ -200,6 +200,7 @@ class AuditLog:
     def _open_log(self) -> None:
         if self._fd >= 0:
             os.close(self._fd)
+            self._fd = self._inode = -1
         flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
         self._fd = os.open(self.path, flags, 0o600)
         stat = os.fstat(self._fd)
@@ -251,8 +252,12 @@ class AuditLog:
         target = self.path.with_name(f"{self.path.name}.{number:06d}")
         if target.exists():
             raise AuditLogError(f"cannot rotate {self.path}: {target} already exists")
-        self.path.rename(target)
-        self._open_log()
+        try:
+            self.path.rename(target)
+            self._open_log()
+        except OSError as exc:
+            self._size = -1
+            raise AuditLogError(f"cannot rotate {self.path}: {exc.strerror or exc}") from exc
         self._size = 0
 
     def _append(self, line: bytes) -> None:

@@ -9,7 +9,6 @@ from typer.testing import CliRunner, Result
 
 from openclaw_secure_stack.audit.log import AuditLog
 from openclaw_secure_stack.audit.sink import AuditEvent
-from openclaw_secure_stack.cli.main import app
 
 TEST_KEY = b"test-audit-key-not-for-production-0001"
 UNLIMITED = 1 << 40
@@ -34,5 +33,7 @@ def write_events(
 
 def run_cli(args: Sequence[str], *, log_path: Path, key: bytes | None = TEST_KEY) -> Result:
     """Run `openclaw-secure-stack ARGS` with AUDIT_LOG_PATH and AUDIT_KEY (None: unset)."""
+    from openclaw_secure_stack.cli.main import app  # the whole CLI: only when a test runs it
+
     env = {"AUDIT_LOG_PATH": str(log_path), "AUDIT_KEY": key.decode() if key else None}
     return CliRunner().invoke(app, list(args), env=env)
