@@ -1,7 +1,8 @@
 """The detection engine: normalized text, one RE2 set pass, spans only for rules that fired.
 
 `Detector.detect(text, kind)` is pure (no I/O) and linear in the size of the text:
-1. normalize (`normalize.normalize`) and run one `re2.Set` over it to learn which patterns fire;
+1. fold the text (`normalize.fold`) and run one `re2.Set` of widened patterns over it
+   (`prefilter`), then confirm the candidates exactly on the normalized text;
 2. find embedded base64 and hex runs that decode to readable text, and run the set over those;
 3. only if something fired, compute original spans (normalization keeps an offset map) by running
    the individual patterns that fired.
@@ -13,21 +14,24 @@ from __future__ import annotations
 
 import base64
 import binascii
+from bisect import bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import accumulate
 from typing import Literal
 
 import re2
 
-from openclaw_secure_stack.detect.normalize import normalize, normalize_with_offsets
+from openclaw_secure_stack.detect.normalize import collapse, fold, normalize_with_offsets
+from openclaw_secure_stack.detect.prefilter import widen
 from openclaw_secure_stack.detect.rules import Action, Family, Rule, RuleFile
 
 Decision = Literal["reject", "strip", "flag", "pass"]
 ORDER: dict[Decision, int] = {"pass": 0, "flag": 1, "strip": 2, "reject": 3}
 
 # Encoded runs worth decoding: long base64/hex alphabets only (a short run cannot hide a sentence).
-_ENCODED_RUN = re2.compile(r"[A-Za-z0-9+/]{24,}={0,2}")
-_HEX = re2.compile(r"(?:[0-9a-fA-F]{2})+")
+_ENCODED_RUN = re2.compile(rb"[A-Za-z0-9+/]{24,}={0,2}")
+_HEX = re2.compile(rb"(?:[0-9a-fA-F]{2})+")
 _SET_MEMORY = 256 << 20  # RE2 returns "no match" when its DFA runs out of memory: give it room.
 
 
@@ -38,8 +42,6 @@ class TextTooLarge(ValueError):
 @dataclass(frozen=True)
 class Limits:
     max_text_chars: int = 4 << 20
-    max_decoded_runs: int = 32
-    max_decoded_chars: int = 256 << 10
     max_spans_per_rule: int = 32
 
 
@@ -95,53 +97,60 @@ class _Decoded:
     text: str
 
 
+_LETTERS = bytes(range(65, 91)) + bytes(range(97, 123))
+_PRINTABLE = bytes(range(32, 127)) + b"\t\n\r"
+
+
 def _readable(raw: bytes) -> str | None:
+    """The decoded text if it reads as text (mostly letters, with spaces), else None."""
+    if raw.isascii():
+        letters = len(raw) - len(raw.translate(None, _LETTERS))
+        printable = len(raw) - len(raw.translate(None, _PRINTABLE))
+        text_length = len(raw)
+        if printable < 0.95 * text_length or letters < 0.6 * text_length or b" " not in raw:
+            return None
+        return raw.decode("ascii")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         return None
-    letters = sum(c.isalpha() for c in text)
+    letters = sum(map(str.isalpha, text))
     printable = sum(c.isprintable() or c.isspace() for c in text)
     if printable < 0.95 * len(text) or letters < 0.6 * len(text) or " " not in text:
         return None
     return text
 
 
-def _decoded_runs(text: str, limits: Limits) -> Iterator[_Decoded]:
-    budget = limits.max_decoded_chars
-    runs = 0
-    for match in _ENCODED_RUN.finditer(text):
-        if runs >= limits.max_decoded_runs or budget <= 0:
-            return
-        run = match.group()
-        runs += 1
+def _decoded_runs(text: str) -> Iterator[_Decoded]:
+    """Base64 and hex runs of `text` that decode to readable text.
+
+    No cap is needed for bounded work: runs do not overlap, decoding is linear, and the decoded
+    text is shorter than the runs, so the extra scanning is at most the size of the input.
+    """
+    encoded = text.encode()
+    same_offsets = len(encoded) == len(text)
+    for match in _ENCODED_RUN.finditer(encoded):
+        run: bytes = match.group()
         view: Literal["base64", "hex"]
         try:
             if _HEX.fullmatch(run):
-                raw, view = bytes.fromhex(run[: 2 * budget]), "hex"
+                raw, view = bytes.fromhex(run.decode()), "hex"
             else:
-                body = run.rstrip("=")[: 4 * (budget // 3 + 1)]
-                raw = base64.b64decode(body + "=" * (-len(body) % 4), validate=True)
-                view = "base64"
+                body = run.rstrip(b"=")
+                raw, view = (
+                    base64.b64decode(body + b"=" * (-len(body) % 4), validate=True),
+                    "base64",
+                )
         except (ValueError, binascii.Error):
             continue
         decoded = _readable(raw)
-        if decoded is not None:
-            budget -= len(decoded)
-            yield _Decoded(match.start(), match.end(), view, decoded)
-
-
-_BOUNDED = re2.compile(r"\{0,[0-9]+\}")
-
-
-def _relaxed(pattern: str) -> str:
-    """`pattern` with `{0,n}` widened to `*`: a superset that keeps the set's DFA small.
-
-    Counted repetitions multiply DFA states when many patterns share one set; the exact pattern
-    confirms every candidate, so the verdict is unchanged.
-    """
-    relaxed: str = _BOUNDED.sub("*", pattern)
-    return relaxed
+        if decoded is None:
+            continue
+        start, end = match.span()
+        if not same_offsets:  # byte offsets to character offsets; the run itself is ASCII
+            start = len(encoded[:start].decode())
+            end = start + len(run)
+        yield _Decoded(start, end, view, decoded)
 
 
 class _Matcher:
@@ -155,17 +164,22 @@ class _Matcher:
         self._patterns: list[re2._Regexp] = []
         for rule in rule_file.rules:
             for pattern in rule.patterns:
-                self._set.Add(_relaxed(pattern))
+                self._set.Add(widen(pattern))
                 self._owners.append(rule)
                 self._patterns.append(re2.compile(pattern, options))
         self._set.Compile()
         self.rules = rule_file.rules
         self.by_id = {rule.id: rule for rule in rule_file.rules}
 
-    def fired(self, text: str) -> list[int]:
-        """Indices of the patterns that match `text` exactly (the set pass is a superset)."""
-        candidates: list[int] = self._set.Match(text) or []
-        return [i for i in candidates if self._patterns[i].search(text) is not None]
+    def fired(self, folded: str) -> tuple[list[int], str]:
+        """Indices of the patterns matching the normalized form of `folded` (`normalize.fold`
+        output), and that normalized text (empty if nothing fired). The set pass runs on
+        `folded` with widened patterns; only candidates are confirmed exactly."""
+        candidates: list[int] = self._set.Match(folded) or []
+        if not candidates:
+            return [], ""
+        normalized = collapse(folded)
+        return [i for i in candidates if self._patterns[i].search(normalized)], normalized
 
     def owner(self, index: int) -> Rule:
         return self._owners[index]
@@ -205,33 +219,50 @@ class Detector:
         def applies(index: int) -> bool:
             return source is None or source in matcher.owner(index).applies_to
 
-        fired_here = [i for i in matcher.fired(normalize(text)) if applies(i)]
-        fired_decoded: list[tuple[_Decoded, list[int]]] = []
-        for decoded in _decoded_runs(text, self.limits):
-            indices = [i for i in matcher.fired(normalize(decoded.text)) if applies(i)]
-            if indices:
-                fired_decoded.append((decoded, indices))
+        fired_here, normalized = matcher.fired(fold(text))
+        fired_here = [i for i in fired_here if applies(i)]
+        # All decoded runs form one text (one set pass, however many runs; a phrase split over
+        # two adjacent blobs is caught too); a match maps back to the runs it came from.
+        runs = list(_decoded_runs(text))
+        joined = "\n".join(run.text for run in runs)
+        fired_decoded, joined_normalized = matcher.fired(fold(joined)) if runs else ([], "")
+        fired_decoded = [i for i in fired_decoded if applies(i)]
         if not fired_here and not fired_decoded:
             return PASS
 
         spans: list[Span] = []
-        if fired_here:
-            mapped = normalize_with_offsets(text)
-            for index in fired_here:
-                rule_id = matcher.owner(index).id
-                for start, end in matcher.spans(index, mapped.text, self.limits.max_spans_per_rule):
-                    original = mapped.original_span(start, end)
-                    spans.append(Span(rule_id, original[0], original[1]))
-        for decoded, indices in fired_decoded:
-            spans.extend(
-                Span(matcher.owner(i).id, decoded.start, decoded.end, decoded.view) for i in indices
-            )
-        fired_rules = {matcher.owner(i) for i in fired_here} | {
-            matcher.owner(i) for _, indices in fired_decoded for i in indices
-        }
+        for rule_id, low, high in self._original_spans(matcher, fired_here, text, normalized):
+            spans.append(Span(rule_id, low, high))
+        run_starts = list(accumulate((len(run.text) + 1 for run in runs[:-1]), initial=0))
+        for rule_id, low, high in self._original_spans(
+            matcher, fired_decoded, joined, joined_normalized
+        ):
+            first = runs[bisect_right(run_starts, low) - 1]
+            last = runs[bisect_right(run_starts, high - 1) - 1]
+            spans.append(Span(rule_id, first.start, last.end, first.view))
+        fired_rules = {matcher.owner(i) for i in fired_here + fired_decoded}
         decision: Action = max((r.action for r in fired_rules), key=lambda a: ORDER[a])
         unique_spans = sorted(set(spans), key=lambda s: (s.start, s.end, s.rule_id))
         return Verdict(decision, tuple(sorted(r.id for r in fired_rules)), tuple(unique_spans))
+
+    def _original_spans(
+        self, matcher: _Matcher, indices: list[int], text: str, normalized: str
+    ) -> Iterator[tuple[str, int, int]]:
+        """(rule id, start, end) in `text` for each match of the fired patterns, capped per rule.
+
+        Matches are found on the normalized text first; the offset map (the slow part) is then
+        built only as far as the last match needs."""
+        found = [
+            (matcher.owner(i).id, span)
+            for i in indices
+            for span in matcher.spans(i, normalized, self.limits.max_spans_per_rule)
+        ]
+        if not found:
+            return
+        mapped = normalize_with_offsets(text, limit=max(end for _, (_, end) in found))
+        for rule_id, (start, end) in found:
+            low, high = mapped.original_span(start, end)
+            yield rule_id, low, high
 
     def strip(self, text: str, verdict: Verdict, kind: Family) -> str:
         """`text` without the spans of rules whose action is `strip`."""

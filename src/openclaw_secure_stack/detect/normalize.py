@@ -90,9 +90,10 @@ class _FoldTable(dict[int, str]):
 
 _FOLD = _FoldTable()
 _FOLD.update({code: fold_char(chr(code)) for code in range(128)})
-# Python `re` here: these classes cannot backtrack, and its per-match overhead is lower.
+# Python `re` here: these classes cannot backtrack, its per-match overhead is far lower than
+# the re2 wrapper's, and `sub` with a constant replacement runs entirely in C.
 _NON_ASCII_RUN = re.compile(r"[^\x00-\x7f]+")
-_ASCII_DROPPED = re2.compile(r"[\x00-\x08\x0e-\x1b\x7f]")
+_ASCII_DROPPED = re.compile(r"[\x00-\x08\x0e-\x1b\x7f]")
 
 
 def _decode_escape(token: str) -> str:
@@ -163,10 +164,7 @@ def _fold(text: str) -> str:
         folded = text.translate(_FOLD)  # dense non-ASCII: one C pass beats a callback per run
     else:
         folded = _NON_ASCII_RUN.sub(_fold_run, text)
-    folded = folded.lower()
-    if _ASCII_DROPPED.search(folded):
-        folded = folded.translate(_FOLD)
-    return folded
+    return _ASCII_DROPPED.sub("", folded.lower())
 
 
 def _fold_run(match: re.Match[str]) -> str:
@@ -174,9 +172,19 @@ def _fold_run(match: re.Match[str]) -> str:
     return run.translate(_FOLD)
 
 
+def fold(text: str) -> str:
+    """Escapes decoded and every character folded; whitespace not yet collapsed."""
+    return _fold(_unescape(text).text)
+
+
+def collapse(folded: str) -> str:
+    """Whitespace runs to one space, ends trimmed: `fold()` output to normalized text."""
+    return " ".join(folded.split())
+
+
 def normalize(text: str) -> str:
     """The normalized text that rules are matched against."""
-    return " ".join(_fold(_unescape(text).text).split())
+    return collapse(fold(text))
 
 
 @dataclass(frozen=True)
@@ -192,8 +200,10 @@ class Normalized:
         return self.starts[start], self.ends[end - 1]
 
 
-def normalize_with_offsets(text: str) -> Normalized:
-    """Same text as `normalize()`, with each character's original span."""
+def normalize_with_offsets(text: str, limit: int | None = None) -> Normalized:
+    """Same text as `normalize()`, with each character's original span; with `limit`, only
+    (at least) the first `limit` normalized characters are produced."""
+    wanted = len(text) * 4 + 4 if limit is None else limit
     unescaped = _unescape(text)
     source = unescaped.text
     out: list[str] = []
@@ -202,6 +212,8 @@ def normalize_with_offsets(text: str) -> Normalized:
     space_from = -1  # start of a pending whitespace run, or -1
     space_to = -1
     for match in _TOKEN.finditer(source):
+        if len(starts) >= wanted:
+            break
         piece = match.group()
         begin = match.start()
         if piece.isspace():

@@ -85,16 +85,24 @@ def test_many_real_matches_are_capped(detector: Detector) -> None:
     assert seconds < 3 * BOUND_SECONDS
 
 
+def _best_seconds(detector: Detector, text: str, kind: str, runs: int = 5) -> float:
+    """The fastest of a few runs: the least disturbed by other work on a shared machine."""
+    best = float("inf")
+    for _ in range(runs):
+        start = time.perf_counter()
+        detector.detect(text, kind)  # type: ignore[arg-type]
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(
-    unit=st.sampled_from(sorted(SHAPES.values(), key=len)).map(lambda s: s[:64]),
-)
+@given(unit=st.sampled_from(sorted(SHAPES.values(), key=len)).map(lambda s: s[:64]))
 def test_time_grows_linearly_with_size(detector: Detector, unit: str) -> None:
     """Scanning 8x more of the same adversarial text takes at most ~8x (with slack) as long."""
-    small = (unit * (16 * 1024 // len(unit) + 1))[: 16 * 1024]
+    small = (unit * (32 * 1024 // len(unit) + 1))[: 32 * 1024]
     large = small * 8
     for kind in ("direct", "indirect"):
-        t_small = min(_median_seconds(detector, small, kind, runs=3), 1.0)
-        t_large = _median_seconds(detector, large, kind, runs=3)
+        t_small = _best_seconds(detector, small, kind)
+        t_large = _best_seconds(detector, large, kind)
         # Linear: 8x; a quadratic engine would be 64x. Slack covers noise and fixed costs.
-        assert t_large < 20 * t_small + 0.005
+        assert t_large < 20 * t_small + 0.01
