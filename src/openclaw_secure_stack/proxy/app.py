@@ -190,6 +190,10 @@ class ProxyApp:
 def _start(flow: Flow, response: Response) -> dict[str, Any]:
     headers = response.headers.raw()
     headers.append((b"x-request-id", flow.request_id.encode()))
+    if not flow.request.body.complete.is_set():
+        # Answered before the body was read (denied, too large, too slow): the rest of it must
+        # not be read as the next request, and a slow sender must not keep the connection.
+        headers.append((b"connection", b"close"))
     return {"type": "http.response.start", "status": response.status, "headers": headers}
 
 

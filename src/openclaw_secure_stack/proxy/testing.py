@@ -201,27 +201,31 @@ def proxy_environment(upstream_url: str, data_dir: Path, **extra: str) -> dict[s
         PROXY_HOST="127.0.0.1",
         PROXY_PORT=str(free_port()),
     )
+    rules = Path(__file__).resolve().parents[3] / "config"  # the source checkout's rules
+    env.update(
+        PROMPT_RULES_PATH=str(rules / "prompt-rules.json"),
+        INDIRECT_RULES_PATH=str(rules / "indirect-injection-rules.json"),
+    )
     env.update(extra)
     return env
 
 
 @contextlib.contextmanager
 def running_proxy(env: Mapping[str, str], cwd: Path) -> Iterator[int]:
-    """`openclaw-secure-stack serve` in a subprocess; yields its port once /health answers."""
+    """`openclaw-secure-stack serve` in a subprocess; yields its port once /health answers.
+    Its output goes to `cwd/proxy.log` (a pipe nobody reads would fill up and stall it)."""
     command = [sys.executable, "-c", "from openclaw_secure_stack.cli.main import app; app()"]
-    process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-        [*command, "serve"],
-        env=dict(env),
-        cwd=cwd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+    log_path = cwd / "proxy.log"
+    with log_path.open("ab") as log_file:
+        process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            [*command, "serve"], env=dict(env), cwd=cwd, stdout=log_file, stderr=subprocess.STDOUT
+        )
     port = int(env["PROXY_PORT"])
     try:
         deadline = time.monotonic() + 20
         while True:
             if process.poll() is not None:
-                output = process.stdout.read().decode() if process.stdout else ""
+                output = log_path.read_text(errors="replace")
                 raise RuntimeError(f"proxy exited with {process.returncode}:\n{output}")
             health = f"http://127.0.0.1:{port}/health"
             with contextlib.suppress(OSError), urllib.request.urlopen(health, timeout=1):
