@@ -7,6 +7,7 @@ from rich.console import Console
 from rich.text import Text
 
 from openclaw_secure_stack.audit.log import AuditLogError
+from openclaw_secure_stack.detect import RulesError
 from openclaw_secure_stack.proxy.server import serve as serve_proxy
 from openclaw_secure_stack.settings import SettingsError, load_settings
 
@@ -18,7 +19,8 @@ def serve() -> None:
 
     Needs OPENCLAW_GATEWAY_TOKEN (the proxy's own token for OpenClaw), at least one client
     token (CLIENT_TOKENS or CLIENT_TOKENS_FILE; make one with `token new NAME`) and AUDIT_KEY.
-    Settings come from the environment and `.env`. Stops cleanly on Ctrl-C or SIGTERM.
+    Settings come from the environment and `.env`. A setting that cannot be used stops start-up
+    with exit code 2 and a message naming it. Stops cleanly on Ctrl-C or SIGTERM.
     """
     errors = Console(stderr=True, highlight=False)
     try:
@@ -29,6 +31,6 @@ def serve() -> None:
             f"audit log {settings.audit_log_path}"
         )
         serve_proxy(settings)
-    except (SettingsError, AuditLogError) as exc:
+    except (SettingsError, AuditLogError, RulesError) as exc:
         errors.print(Text(f"error: {exc}", style="red"))
         raise typer.Exit(EXIT_CONFIG) from None

@@ -12,8 +12,6 @@ from granian.http import HTTP1Settings
 
 from openclaw_secure_stack.audit.log import AuditLog
 from openclaw_secure_stack.proxy.app import ProxyApp, build_app
-from openclaw_secure_stack.proxy.auth import Auth
-from openclaw_secure_stack.proxy.upstream import Upstream
 from openclaw_secure_stack.settings import Settings
 
 # Request heads larger than this get 431 from granian (its smallest buffer is 8 KiB + 4 KiB).
@@ -21,10 +19,15 @@ MAX_HEAD_BYTES = 64 * 1024
 
 
 def check_settings(settings: Settings) -> None:
-    """Fail in the parent, with the setting named, before any worker starts."""
-    Auth.from_settings(settings)
-    Upstream(settings)
-    AuditLog.from_settings(settings).check()
+    """Build the app once in the parent, so a bad setting, token, rules file or audit log stops
+    start-up with the cause named (SettingsError, RulesError, AuditLogError) before any worker
+    starts."""
+    audit = AuditLog.from_settings(settings)
+    try:
+        audit.check()
+        build_app(settings, audit)
+    finally:
+        audit.close()
 
 
 def worker_app(settings: Settings) -> ProxyApp:
