@@ -16,7 +16,8 @@ from openclaw_secure_stack.detect import Detector, load_detector
 ROOT = Path(__file__).resolve().parents[3]
 MB = 1 << 20
 # Generous bound for a shared 2-core CI box; the issue's target is "well under 50 ms" and the
-# measured medians are printed (run with -s) and reported in eval/README.md.
+# measured medians are printed (run with -s) and reported in eval/README.md. Times are the
+# thread's CPU time, so other processes on a busy machine do not make the test flaky.
 BOUND_SECONDS = 0.5
 
 
@@ -60,9 +61,9 @@ SHAPES = {
 def _median_seconds(detector: Detector, text: str, kind: str, runs: int = 3) -> float:
     times = []
     for _ in range(runs):
-        start = time.perf_counter()
+        start = time.thread_time()
         detector.detect(text, kind)  # type: ignore[arg-type]
-        times.append(time.perf_counter() - start)
+        times.append(time.thread_time() - start)
     return statistics.median(times)
 
 
@@ -89,9 +90,9 @@ def _best_seconds(detector: Detector, text: str, kind: str, runs: int = 5) -> fl
     """The fastest of a few runs: the least disturbed by other work on a shared machine."""
     best = float("inf")
     for _ in range(runs):
-        start = time.perf_counter()
+        start = time.thread_time()
         detector.detect(text, kind)  # type: ignore[arg-type]
-        best = min(best, time.perf_counter() - start)
+        best = min(best, time.thread_time() - start)
     return best
 
 
