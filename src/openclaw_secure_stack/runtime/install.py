@@ -142,7 +142,11 @@ def ensure_installed(
         for name in MANIFESTS:
             shutil.copyfile(package_dir / name, staging / name)
         progress(f"installing openclaw {pinned_version(package_dir)} with npm ci (once)")
-        _run_npm_ci(node, staging, install_root)
+        try:
+            _run_npm_ci(node, staging, install_root)
+        except InstallError:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
         installed = json.loads(
             (staging / "node_modules" / "openclaw" / "package.json").read_text(encoding="utf-8")
         )
@@ -166,14 +170,52 @@ def ensure_installed(
     return install
 
 
-def _run_npm_ci(node: NodeRuntime, staging: Path, install_root: Path) -> None:
+def missing_dependencies(project: Path) -> list[str]:
+    """Runtime dependencies of the npm project at `project` that are not installed."""
+    manifest = json.loads((project / "package.json").read_text(encoding="utf-8"))
+    return [
+        name
+        for name in manifest.get("dependencies", {})
+        if not (project / "node_modules" / name / "package.json").is_file()
+    ]
+
+
+def ensure_plugin_dependencies(
+    plugin_dir: Path,
+    node: NodeRuntime,
+    install_root: Path,
+    *,
+    progress: Callable[[str], None] = lambda _message: None,
+) -> None:
+    """Install a plugin's runtime dependencies (from its lockfile) when any is missing.
+
+    OpenClaw loads a plugin's `index.ts` from its folder, so its dependencies must sit in the
+    folder's own `node_modules`. A developer's full install (with devDependencies) is kept as is;
+    only a missing dependency triggers `npm ci --omit=dev`.
+    """
+    if not missing_dependencies(plugin_dir):
+        return
+    with exclusive_lock(install_root / ".install.lock"):
+        missing = missing_dependencies(plugin_dir)
+        if not missing:
+            return
+        if not (plugin_dir / "package-lock.json").is_file():
+            raise InstallError(f"{plugin_dir} has no package-lock.json to install from")
+        progress(f"installing {', '.join(missing)} for the plugin in {plugin_dir}")
+        _run_npm_ci(node, plugin_dir, install_root, "--omit=dev")
+    still_missing = missing_dependencies(plugin_dir)
+    if still_missing:
+        raise InstallError(f"npm ci left {', '.join(still_missing)} missing in {plugin_dir}")
+
+
+def _run_npm_ci(node: NodeRuntime, project: Path, install_root: Path, *extra: str) -> None:
     command = node.npm_command(
-        "ci", "--ignore-scripts", "--no-audit", "--no-fund", "--prefer-offline"
+        "ci", "--ignore-scripts", "--no-audit", "--no-fund", "--prefer-offline", *extra
     )
     try:
         completed = subprocess.run(  # noqa: S603 - argv is our own node and npm, no shell
             command,
-            cwd=staging,
+            cwd=project,
             env=npm_environment(node, install_root),
             capture_output=True,
             text=True,
@@ -181,10 +223,8 @@ def _run_npm_ci(node: NodeRuntime, staging: Path, install_root: Path) -> None:
             check=False,
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
-        shutil.rmtree(staging, ignore_errors=True)
         raise InstallError(f"npm ci did not finish: {exc}") from exc
     if completed.returncode != 0:
-        shutil.rmtree(staging, ignore_errors=True)
         tail = "\n".join((completed.stderr or completed.stdout).strip().splitlines()[-15:])
         raise InstallError(
             f"npm ci failed (exit {completed.returncode}); is registry.npmjs.org reachable?\n{tail}"

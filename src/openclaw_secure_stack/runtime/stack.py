@@ -31,7 +31,11 @@ from openclaw_secure_stack.runtime.gateway_config import (
     gateway_environment,
     write_config,
 )
-from openclaw_secure_stack.runtime.install import OpenClawInstall, ensure_installed
+from openclaw_secure_stack.runtime.install import (
+    OpenClawInstall,
+    ensure_installed,
+    ensure_plugin_dependencies,
+)
 from openclaw_secure_stack.runtime.no_model import NoModelEndpoint
 from openclaw_secure_stack.runtime.node import (
     NodeRuntime,
@@ -235,6 +239,13 @@ class Stack:
         plugin = prompt_guard_plugin(settings)
         install = await asyncio.to_thread(
             ensure_installed, install_root(settings), node, progress=self._report
+        )
+        await asyncio.to_thread(
+            ensure_plugin_dependencies,
+            plugin.path,
+            node,
+            install_root(settings),
+            progress=self._report,
         )
         self.credentials = credentials = prepare_credentials(settings)
         paths = gateway_paths(settings)
