@@ -11,7 +11,8 @@ reported with its file, line number and a reason a person can act on:
 - `prev_mismatch`: the record does not chain to the one before it (spliced from another log);
 - `file_boundary`: a file does not continue the previous file (a rotated file is missing or
   out of order);
-- `chain_start`: the first record is not the start of a chain (the oldest files are missing).
+- `chain_start`: the first record is not the start of a chain (the oldest files are missing;
+  after deliberate pruning, `pruned_start=True` trusts the first record as the anchor instead).
 
 A last line with no newline is a record whose writer was killed mid-write (or the disk filled);
 it was never acknowledged, so it is reported as a partial record, not as a break.
@@ -66,6 +67,7 @@ class PartialRecord:
 class Verification:
     files: list[Path]
     records: int = 0
+    first_seq: int = 0
     first_ts: str | None = None
     last_ts: str | None = None
     last_seq: int = 0
@@ -82,6 +84,7 @@ class Verification:
             "intact": self.intact,
             "records": self.records,
             "files": [str(path) for path in self.files],
+            "first_seq": self.first_seq,
             "first_ts": self.first_ts,
             "last_ts": self.last_ts,
             "last_seq": self.last_seq,
@@ -111,8 +114,12 @@ class _Line:
     raw: bytes
 
 
-def verify_chain(paths: list[Path], key: bytes) -> Verification:
-    """Verify `paths` (oldest first) as one chain; stop at the first break."""
+def verify_chain(paths: list[Path], key: bytes, *, pruned_start: bool = False) -> Verification:
+    """Verify `paths` (oldest first) as one chain; stop at the first break.
+
+    `pruned_start` accepts a chain whose oldest records were removed on purpose (retention):
+    the first record's own mac is still checked, but not that it is record 1.
+    """
     result = Verification(files=list(paths))
     last_mac = GENESIS_PREV
     last_file: Path | None = None
@@ -123,14 +130,16 @@ def verify_chain(paths: list[Path], key: bytes) -> Verification:
             continue
         try:
             record = _parse(line.raw, key)
-            _check_link(record, line, result.last_seq, last_mac, last_file, lines)
+            if last_file is not None or not pruned_start:
+                _check_link(record, line, result.last_seq, last_mac, last_file, lines)
         except _Invalid as invalid:
             result.broken = Break(line.file, line.number, invalid.reason, invalid.message)
             return result
         result.records += 1
-        result.first_ts = result.first_ts or str(record["ts"])
         result.last_ts = str(record["ts"])
         result.last_seq = int(record["seq"])  # type: ignore[call-overload]
+        if result.records == 1:
+            result.first_ts, result.first_seq = result.last_ts, result.last_seq
         last_mac = str(record["mac"])
         last_file = line.file
     return result

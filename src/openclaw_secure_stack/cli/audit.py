@@ -54,6 +54,14 @@ def verify(
         bool,
         typer.Option("--strict", help="Exit 1 on a trailing partial record too."),
     ] = False,
+    pruned: Annotated[
+        bool,
+        typer.Option(
+            "--allow-pruned-start",
+            help="The oldest files were deleted on purpose (retention): accept a chain that "
+            "does not start at seq 1, anchored on its first record.",
+        ),
+    ] = False,
 ) -> None:
     """Check every record's mac, seq and prev link with AUDIT_KEY; report the first break.
 
@@ -76,7 +84,8 @@ def verify(
     for path in files:
         if not path.is_file():
             _usage_error(f"{path}: no such file", output)
-    result = verify_chain(files, settings.audit_key.get_secret_value().encode())
+    key = settings.audit_key.get_secret_value().encode()
+    result = verify_chain(files, key, pruned_start=pruned)
     if output is OutputFormat.json:
         sys.stdout.write(json.dumps(result.as_json()) + "\n")
     else:
@@ -148,7 +157,7 @@ def _print_verification(result: Verification) -> None:
         console.print(
             Text(
                 f"OK audit chain intact: {result.records} records in {len(result.files)} "
-                f"file(s), seq 1..{result.last_seq}, {span}",
+                f"file(s), seq {result.first_seq}..{result.last_seq}, {span}",
                 style="green",
             )
         )

@@ -23,9 +23,9 @@ def lines_of(path: Path) -> list[bytes]:
     return path.read_bytes().splitlines(keepends=True)
 
 
-def verify_json(log_path: Path, *paths: Path, key: bytes = TEST_KEY) -> tuple[int, dict]:
+def verify_json(log_path: Path, *args: Path | str, key: bytes = TEST_KEY) -> tuple[int, dict]:
     result = run_cli(
-        ["audit", "verify", "--format", "json", *map(str, paths)], log_path=log_path, key=key
+        ["audit", "verify", "--format", "json", *map(str, args)], log_path=log_path, key=key
     )
     return result.exit_code, json.loads(result.stdout)
 
@@ -224,6 +224,32 @@ def test_deleted_oldest_file_is_chain_start(rotated):
     rotated[0].unlink()
     _, report = verify_json(rotated[-1])
     assert_break(report, rotated[1], 1, "chain_start")
+
+
+def test_pruned_oldest_files_verify_only_when_declared(rotated):
+    """--allow-pruned-start accepts deleted oldest files, anchored on the first record left."""
+    rotated[0].unlink()
+    result = run_cli(["audit", "verify", "--allow-pruned-start"], log_path=rotated[-1])
+    assert result.exit_code == 0
+    first_seq = json.loads(rotated[1].read_bytes().splitlines()[0])["seq"]
+    assert result.stdout.startswith(
+        f"OK audit chain intact: {121 - first_seq} records in {len(rotated) - 1} file(s), "
+        f"seq {first_seq}..120, "
+    )
+
+
+def test_pruned_start_still_catches_later_breaks(rotated):
+    """--allow-pruned-start does not excuse a missing middle file or an edited first record."""
+    rotated[0].unlink()
+    rotated[2].unlink()
+    code, report = verify_json(rotated[-1], "--allow-pruned-start")
+    assert code == 1
+    assert_break(report, rotated[3], 1, "file_boundary")
+    lines = lines_of(rotated[1])
+    lines[0] = lines[0].replace(b'"actor":"tester"', b'"actor":"mallory"')
+    rotated[1].write_bytes(b"".join(lines))
+    _, report = verify_json(rotated[-1], "--allow-pruned-start")
+    assert_break(report, rotated[1], 1, "mac_mismatch")
 
 
 def test_files_out_of_order_are_file_boundary(rotated):

@@ -38,6 +38,7 @@ def test_intact_summary(path):
         "intact": True,
         "records": 3,
         "files": [str(path)],
+        "first_seq": 1,
         "first_ts": records[0]["ts"],
         "last_ts": records[2]["ts"],
         "last_seq": 3,
