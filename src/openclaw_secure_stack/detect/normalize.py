@@ -90,10 +90,12 @@ class _FoldTable(dict[int, str]):
 
 _FOLD = _FoldTable()
 _FOLD.update({code: fold_char(chr(code)) for code in range(128)})
-# Python `re` here: these classes cannot backtrack, its per-match overhead is far lower than
-# the re2 wrapper's, and `sub` with a constant replacement runs entirely in C.
-_NON_ASCII_RUN = re.compile(r"[^\x00-\x7f]+")
-_ASCII_DROPPED = re.compile(r"[\x00-\x08\x0e-\x1b\x7f]")
+_LATIN1 = re2.Options()  # match raw bytes, not UTF-8
+_LATIN1.encoding = re2.Options.Encoding.LATIN1
+# Non-ASCII runs located in the UTF-8 bytes: RE2 scans fast, the ASCII between them is untouched.
+_NON_ASCII_BYTES = re2.compile(rb"[\x80-\xff]+", _LATIN1)
+# ASCII control characters (other than whitespace) are dropped like other invisible characters.
+_ASCII_DROPPED = bytes([*range(0x00, 0x09), *range(0x0E, 0x1C), 0x7F])
 
 
 def _decode_escape(token: str) -> str:
@@ -158,18 +160,29 @@ def _unescape(text: str) -> _Unescaped:
 
 
 def _fold(text: str) -> str:
+    # Work on bytes where possible: bytes.lower() and bytes.translate() touch only ASCII and run
+    # in C, several times faster than the same on a str that holds non-ASCII characters.
     if text.isascii():
-        folded = text
-    elif len(text) - len(text.encode("ascii", "ignore")) > len(text) // 64:
-        folded = text.translate(_FOLD)  # dense non-ASCII: one C pass beats a callback per run
-    else:
-        folded = _NON_ASCII_RUN.sub(_fold_run, text)
-    return _ASCII_DROPPED.sub("", folded.lower())
+        return _fold_ascii(text.encode("ascii"))
+    if len(text) - len(text.encode("ascii", "ignore")) > len(text) // 64:
+        return _fold_ascii(text.translate(_FOLD).encode("utf-8", "surrogatepass"))
+    encoded = text.encode("utf-8", "surrogatepass")
+    parts: list[str] = []
+    cursor = 0
+    for match in _NON_ASCII_BYTES.finditer(encoded):
+        start, end = match.span()
+        parts.append(_fold_ascii(encoded[cursor:start]))
+        parts.append(encoded[start:end].decode("utf-8", "surrogatepass").translate(_FOLD))
+        cursor = end
+    parts.append(_fold_ascii(encoded[cursor:]))
+    return "".join(parts)
 
 
-def _fold_run(match: re.Match[str]) -> str:
-    run: str = match.group()
-    return run.translate(_FOLD)
+def _fold_ascii(raw: bytes) -> str:
+    """Lower-case the ASCII in UTF-8 `raw` and drop ASCII control characters."""
+    lowered = raw.lower()
+    kept = lowered.translate(None, _ASCII_DROPPED)
+    return kept.decode("utf-8", "surrogatepass")
 
 
 def fold(text: str) -> str:
