@@ -38,6 +38,8 @@ import aiohttp
 from rich.console import Console
 from rich.table import Table
 
+from openclaw_secure_stack.settings import Settings
+
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_DIR = BENCH_DIR.parent
 RESULTS_DIR = BENCH_DIR / "results"
@@ -209,6 +211,17 @@ def tool_versions(tools: dict[str, str]) -> dict[str, str]:
     }
 
 
+def source_revision() -> str:
+    """The commit the measured proxy was built from, marked when src/ has uncommitted edits."""
+
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", "-C", str(REPO_DIR), *args], capture_output=True, text=True)
+        return done.stdout.strip()
+
+    commit = git("rev-parse", "--short", "HEAD") or "unknown"
+    return commit + ("+uncommitted" if git("status", "--porcelain", "src") else "")
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -362,6 +375,31 @@ http://127.0.0.1:{sse_port} {{
     processes.start("caddy", argv, ready_url=f"http://127.0.0.1:{port}/", env=env)
 
 
+def start_floor(processes: Processes, port: int, upstream_port: int) -> None:
+    """bare_forwarder.py under granian with the proxy's server options: the stack's floor."""
+    granian = Path(sys.executable).with_name("granian")
+    argv = [str(granian), "--interface", "asgi", "--loop", "uvloop", "--http", "1"]
+    argv += ["--workers", "1", "--no-ws", "--no-access-log", "--log-level", "warning"]
+    argv += ["--host", "127.0.0.1", "--port", str(port), "bare_forwarder:app"]
+    env = {
+        **os.environ,
+        "BENCH_UPSTREAM": f"http://127.0.0.1:{upstream_port}",
+        "BENCH_TOKEN": CLIENT_TOKEN,
+    }
+    ready_url = f"http://127.0.0.1:{port}/health"
+    processes.start("floor", argv, ready_url=ready_url, env=env, cwd=BENCH_DIR)
+
+
+def repository_paths() -> dict[str, str]:
+    """Settings whose default is a path inside the repository (rules, models), made absolute,
+    since the proxy runs in a temporary directory."""
+    return {
+        name.upper(): str(REPO_DIR / field.default)
+        for name, field in Settings.model_fields.items()
+        if isinstance(field.default, Path) and not field.default.is_absolute()
+    }
+
+
 def start_proxy(
     processes: Processes, name: str, port: int, upstream_port: int, workers: int
 ) -> Path:
@@ -371,6 +409,7 @@ def start_proxy(
     audit_dir = root / "audit"
     env = {
         **os.environ,
+        **repository_paths(),
         "PROXY_HOST": "127.0.0.1",
         "PROXY_PORT": str(port),
         "PROXY_WORKERS": str(workers),
@@ -380,8 +419,6 @@ def start_proxy(
         "AUDIT_LOG_PATH": str(audit_dir / "audit.jsonl"),
         "AUDIT_KEY": AUDIT_KEY,
         "DATA_DIR": str(root / "data"),
-        "PROMPT_RULES_PATH": str(REPO_DIR / "config" / "prompt-rules.json"),
-        "INDIRECT_RULES_PATH": str(REPO_DIR / "config" / "indirect-injection-rules.json"),
     }
     cli = Path(sys.executable).with_name("openclaw-secure-stack")
     # The temporary cwd keeps the repository's .env out of the measured configuration.
@@ -536,7 +573,7 @@ def summarize(runs: list[WrkRun]) -> dict[str, float]:
 
 
 def compare(http: dict[str, dict[str, dict[str, float]]]) -> dict[str, dict[str, float]]:
-    direct, caddy = http["direct"], http["caddy"]
+    direct, caddy, floor = http["direct"], http["caddy"], http["floor"]
     comparisons = {}
     for name, result in http.items():
         if not name.startswith("proxy"):
@@ -544,6 +581,7 @@ def compare(http: dict[str, dict[str, dict[str, float]]]) -> dict[str, dict[str,
         comparisons[name] = {
             "throughput_vs_direct": result["saturated"]["rps"] / direct["saturated"]["rps"],
             "throughput_vs_caddy": result["saturated"]["rps"] / caddy["saturated"]["rps"],
+            "throughput_vs_floor": result["saturated"]["rps"] / floor["saturated"]["rps"],
             "added_p50_ms_at_rate": result["paced"]["p50_ms"] - direct["paced"]["p50_ms"],
             "added_p99_ms_at_rate": result["paced"]["p99_ms"] - direct["paced"]["p99_ms"],
         }
@@ -552,6 +590,11 @@ def compare(http: dict[str, dict[str, dict[str, float]]]) -> dict[str, dict[str,
 
 def print_report(console: Console, report: dict[str, Any]) -> None:
     plan = report["plan"]
+    tools = report["tools"]
+    console.print(
+        f"proxy source {report['proxy_source']}; {report['machine']['cpus']} CPUs; "
+        f"{tools['wrk']}; {tools['nginx']}; caddy {tools['caddy']}; python {tools['python']}"
+    )
     saturated = Table(
         title=f"Saturated: wrk -t1 -c{plan['saturated_conns']}, "
         f"median of {plan['reps']} x {plan['saturated_s']} s"
@@ -581,7 +624,8 @@ def print_report(console: Console, report: dict[str, Any]) -> None:
         title=f"Proxy vs references (goal: >= 0.33x direct; "
         f"at {plan['rate']} req/s added p50 <= 1 ms, p99 <= 3 ms)"
     )
-    for column in ("proxy", "x direct", "x Caddy", "added p50 ms", "added p99 ms", "goal"):
+    columns = ("proxy", "x direct", "x Caddy", "x floor", "added p50 ms", "added p99 ms", "goal")
+    for column in columns:
         ratios.add_column(column, justify="right")
     for name, row in report["comparisons"].items():
         met = (
@@ -593,6 +637,7 @@ def print_report(console: Console, report: dict[str, Any]) -> None:
             name,
             f"{row['throughput_vs_direct']:.2f}",
             f"{row['throughput_vs_caddy']:.2f}",
+            f"{row['throughput_vs_floor']:.2f}",
             f"{row['added_p50_ms_at_rate']:+.3f}",
             f"{row['added_p99_ms_at_rate']:+.3f}",
             "met" if met else "NOT met",
@@ -674,8 +719,12 @@ def run(plan: Plan, with_proxy: bool) -> dict[str, Any]:
                     processes.pid("caddy"),
                 ),
             ]
-            audit_dirs: dict[str, Path] = {}
             sse_targets = list(http_targets)
+            floor_port = free_port()
+            start_floor(processes, floor_port, ports["nginx"])
+            floor_url = f"http://127.0.0.1:{floor_port}{REQUEST_PATH}"
+            http_targets.append(Target("floor", floor_url, floor_url, processes.pid("floor")))
+            audit_dirs: dict[str, Path] = {}
             if with_proxy:
                 for workers in plan.proxy_workers:
                     name, port = f"proxy-w{workers}", free_port()
@@ -717,6 +766,7 @@ def run(plan: Plan, with_proxy: bool) -> dict[str, Any]:
         "command": " ".join(["python", *sys.argv]),
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
         "tools": tool_versions(tools),
+        "proxy_source": source_revision(),
         "plan": asdict(plan),
         "http": summary,
         "comparisons": compare(summary) if with_proxy else {},

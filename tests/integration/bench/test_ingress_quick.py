@@ -43,6 +43,7 @@ def test_every_request_through_the_proxy_succeeds(report: dict[str, Any]) -> Non
     assert set(report["comparisons"]["proxy-w1"]) == {
         "throughput_vs_direct",
         "throughput_vs_caddy",
+        "throughput_vs_floor",
         "added_p50_ms_at_rate",
         "added_p99_ms_at_rate",
     }
