@@ -24,7 +24,7 @@ from typing import Any
 from fake_llm import FakeLLM
 
 from openclaw_secure_stack.runtime.stack import read_state
-from openclaw_secure_stack.runtime.supervisor import descendants
+from openclaw_secure_stack.runtime.supervisor import descendants, is_running
 
 REPO = Path(__file__).resolve().parents[2]
 INSTALL_ROOT = REPO / ".oss-data" / "runtime"
@@ -198,7 +198,7 @@ class StackHandle:
                 process.kill()
                 process.wait()
         self.process = None
-        leftovers = [pid for pid in family if _alive(pid)]
+        leftovers = [pid for pid in family if is_running(pid)]
         for pid in leftovers:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
@@ -271,15 +271,3 @@ class StackHandle:
                     if needle in path.read_bytes():
                         found.append(path)
         return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # A zombie is dead for our purposes; only a running process counts as left over.
-    with contextlib.suppress(OSError):
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[0]
-        return state != "Z"
-    return True

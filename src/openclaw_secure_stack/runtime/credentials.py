@@ -87,6 +87,7 @@ def prepare_credentials(settings: Settings) -> Credentials:
         else load_or_create_secret(directory / "audit-key", secrets.token_hex(32))
     )
     if settings.client_tokens or settings.client_tokens_file is not None:
+        refuse_gateway_token_for_clients(gateway_token, settings.client_tokens, "CLIENT_TOKENS")
         return Credentials(gateway_token, audit_key, None, None)
     tokens_file = directory / "client-tokens"
     content = load_or_create_secret(tokens_file, f"{LOCAL_CLIENT}:{new_token()}")
@@ -94,9 +95,15 @@ def prepare_credentials(settings: Settings) -> Credentials:
         tokens = parse_token_lines(content, source=str(tokens_file))
     except ValueError as exc:
         raise CredentialError(f"{exc}: fix the file or delete it to generate a new token") from exc
-    if gateway_token in tokens.values():
+    refuse_gateway_token_for_clients(gateway_token, tokens, str(tokens_file))
+    return Credentials(gateway_token, audit_key, tokens_file, tokens.get(LOCAL_CLIENT))
+
+
+def refuse_gateway_token_for_clients(
+    gateway_token: str, client_tokens: dict[str, str], source: str
+) -> None:
+    if gateway_token in client_tokens.values():
         raise CredentialError(
             "a client token equals the gateway token: clients must never hold the gateway "
-            f"token; change one of them ({tokens_file})"
+            f"token; change one of them ({source})"
         )
-    return Credentials(gateway_token, audit_key, tokens_file, tokens.get(LOCAL_CLIENT))

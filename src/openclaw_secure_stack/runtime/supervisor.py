@@ -24,6 +24,7 @@ import aiohttp
 
 PROBE_INTERVAL = 0.25
 FAMILY_REFRESH_SECONDS = 2.0
+KILL_WAIT_SECONDS = 5.0
 LOG_TAIL_LINES = 25
 
 
@@ -250,7 +251,23 @@ class Supervisor:
 
     async def _kill_leftovers(self, pid: int, known: list[int]) -> None:
         """SIGKILL descendants that outlived their parent (given, or found under `pid`)."""
-        for leftover in {*known, *descendants(pid)}:
+        leftovers = {*known, *descendants(pid)}
+        for leftover in leftovers:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(leftover, signal.SIGKILL)
-        await asyncio.sleep(0)
+        # SIGKILL is delivered asynchronously: return only once they are really gone.
+        deadline = time.monotonic() + KILL_WAIT_SECONDS
+        while any(is_running(leftover) for leftover in leftovers):
+            if time.monotonic() > deadline:
+                self._report(f"processes still running after SIGKILL: {sorted(leftovers)}")
+                return
+            await asyncio.sleep(0.02)
+
+
+def is_running(pid: int, proc: Path = Path("/proc")) -> bool:
+    """Whether `pid` exists and is not a zombie (an exited child nobody has reaped yet)."""
+    try:
+        stat = (proc / str(pid) / "stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[-1].split()[0] != "Z"

@@ -1,0 +1,134 @@
+"""Installing the pinned OpenClaw once per lockfile version, safely under concurrency."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import pytest
+
+from openclaw_secure_stack.runtime.install import (
+    PACKAGE_DIR,
+    InstallError,
+    ensure_installed,
+    ensure_plugin_dependencies,
+    find_install,
+    install_dir,
+    lockfile_hash,
+    missing_dependencies,
+    pinned_version,
+)
+from openclaw_secure_stack.runtime.node import NodeRuntime
+
+# Stands in for `node npm-cli.js ci ...`: records the call, then lays out a package tree.
+FAKE_NPM = """#!/bin/sh
+shift
+echo "$@" >> "{log}"
+if [ -n "{fail}" ]; then echo "npm ERR! network {fail}" >&2; exit 1; fi
+sleep 0.2
+mkdir -p node_modules/openclaw node_modules/re2js
+echo '{{"version": "{version}"}}' > node_modules/openclaw/package.json
+echo '{{"version": "1.0.0"}}' > node_modules/re2js/package.json
+touch node_modules/openclaw/openclaw.mjs
+"""
+
+
+def fake_runtime(tmp_path: Path, *, version: str = "2026.9.6", fail: str = "") -> NodeRuntime:
+    script = tmp_path / "fake-node"
+    script.write_text(FAKE_NPM.format(log=tmp_path / "npm.log", version=version, fail=fail))
+    script.chmod(0o755)
+    return NodeRuntime(node=script, npm_cli=tmp_path / "npm-cli.js")
+
+
+def npm_calls(tmp_path: Path) -> list[str]:
+    log = tmp_path / "npm.log"
+    return log.read_text().splitlines() if log.exists() else []
+
+
+def test_committed_lockfile_pins_openclaw_exactly() -> None:
+    """package.json asks for exactly 2026.9.6 and the lockfile resolves exactly that."""
+    lock = json.loads((PACKAGE_DIR / "package-lock.json").read_text())
+    assert pinned_version() == "2026.9.6"
+    assert lock["packages"]["node_modules/openclaw"]["version"] == "2026.9.6"
+    assert lock["packages"]["node_modules/openclaw"]["integrity"].startswith("sha512-")
+
+
+def test_lockfile_hash_follows_the_lockfile(tmp_path: Path) -> None:
+    """Changing the lockfile changes the hash, and so the install directory."""
+    for name in ("package.json", "package-lock.json"):
+        (tmp_path / name).write_bytes((PACKAGE_DIR / name).read_bytes())
+    before = lockfile_hash(tmp_path)
+    (tmp_path / "package-lock.json").write_text("{}")
+    assert lockfile_hash(tmp_path) != before
+    assert before == lockfile_hash(PACKAGE_DIR)
+
+
+def test_install_runs_npm_ci_once_without_scripts(tmp_path: Path) -> None:
+    """The first call runs `npm ci --ignore-scripts`; later calls reuse the recorded install."""
+    runtime, root = fake_runtime(tmp_path), tmp_path / "installs"
+    first = ensure_installed(root, runtime)
+    second = ensure_installed(root, runtime)
+    assert first == second == find_install(root)
+    assert first.root == install_dir(root, lockfile_hash())
+    assert first.version == "2026.9.6" and first.entry.is_file()
+    (call,) = npm_calls(tmp_path)
+    assert call.startswith("ci --ignore-scripts")
+    assert not list(root.glob(".staging-*"))
+
+
+def test_two_concurrent_installers_run_npm_once(tmp_path: Path) -> None:
+    """Two `up`s starting together serialise on the lock; the second finds the install."""
+    runtime, root = fake_runtime(tmp_path), tmp_path / "installs"
+    results = []
+    threads = [
+        threading.Thread(target=lambda: results.append(ensure_installed(root, runtime)))
+        for _ in range(2)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(results) == 2 and results[0] == results[1]
+    assert len(npm_calls(tmp_path)) == 1
+
+
+def test_failed_npm_leaves_nothing_that_looks_installed(tmp_path: Path) -> None:
+    """npm's error is in the message; no install and no staging directory remain."""
+    runtime, root = fake_runtime(tmp_path, fail="ETIMEDOUT"), tmp_path / "installs"
+    with pytest.raises(InstallError, match=r"(?s)npm ci failed.*ETIMEDOUT"):
+        ensure_installed(root, runtime)
+    assert find_install(root) is None
+    assert not list(root.glob(".staging-*"))
+
+
+def test_wrong_version_from_npm_is_refused(tmp_path: Path) -> None:
+    """If npm produced another openclaw version than pinned, the install is rejected."""
+    runtime, root = fake_runtime(tmp_path, version="2026.1.1"), tmp_path / "installs"
+    with pytest.raises(InstallError, match=r"2026\.1\.1, not the pinned 2026\.9\.6"):
+        ensure_installed(root, runtime)
+    assert find_install(root) is None
+
+
+def test_plugin_dependencies_are_installed_only_when_missing(tmp_path: Path) -> None:
+    """A plugin missing a runtime dependency gets `npm ci --omit=dev`; a complete one is kept."""
+    plugin = tmp_path / "plugin"
+    plugin.mkdir()
+    (plugin / "package.json").write_text('{"dependencies": {"re2js": "2.10.0"}}')
+    (plugin / "package-lock.json").write_text("{}")
+    runtime = fake_runtime(tmp_path)
+    assert missing_dependencies(plugin) == ["re2js"]
+    ensure_plugin_dependencies(plugin, runtime, tmp_path / "installs")
+    ensure_plugin_dependencies(plugin, runtime, tmp_path / "installs")
+    assert missing_dependencies(plugin) == []
+    (call,) = npm_calls(tmp_path)
+    assert "--omit=dev" in call
+
+
+def test_plugin_without_a_lockfile_is_an_error(tmp_path: Path) -> None:
+    """Dependencies are only ever installed from a lockfile."""
+    plugin = tmp_path / "plugin"
+    plugin.mkdir()
+    (plugin / "package.json").write_text('{"dependencies": {"re2js": "2.10.0"}}')
+    with pytest.raises(InstallError, match=r"no package-lock\.json"):
+        ensure_plugin_dependencies(plugin, fake_runtime(tmp_path), tmp_path / "installs")
