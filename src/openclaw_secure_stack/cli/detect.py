@@ -9,7 +9,13 @@ from typing import Annotated, Literal, TextIO
 
 import typer
 
-from openclaw_secure_stack.detect import Detector, RulesError, TextTooLarge, load_detector
+from openclaw_secure_stack.detect import (
+    Detector,
+    RulesError,
+    TextTooLarge,
+    load_classifier,
+    load_detector,
+)
 from openclaw_secure_stack.detect.rules import Family
 from openclaw_secure_stack.settings import SettingsError, load_settings
 
@@ -63,6 +69,16 @@ def detect(
     indirect_rules: Annotated[
         Path | None, typer.Option(help="Indirect rules file (default: INDIRECT_RULES_PATH).")
     ] = None,
+    classifier: Annotated[
+        bool,
+        typer.Option(
+            help="Also score direct text with the learned classifier (--no-classifier: rules only)."
+        ),
+    ] = True,
+    classifier_model: Annotated[
+        Path | None,
+        typer.Option(help="Classifier manifest (default: CLASSIFIER_MODEL_PATH)."),
+    ] = None,
 ) -> None:
     """Scan JSON Lines from stdin for prompt injection, one verdict line per input.
 
@@ -71,14 +87,28 @@ def detect(
 
     Output lines: {"id", "verdict": "reject"|"strip"|"flag"|"pass", "rules": [rule ids],
     "spans": [{"rule", "start", "end", "view"}]}; spans are character offsets into "text".
+    Direct lines also get "classifier": {"probability", "decision", "top_ngrams"}: the model's
+    score, its own action by CLASSIFIER_FLAG_THRESHOLD / CLASSIFIER_REJECT_THRESHOLD (default:
+    the thresholds recorded with the model), and the words that weighed most; the verdict is the
+    stronger of the rules' and the model's.
     A line that cannot be scanned gives {"id", "error"} and the run goes on; the exit code is 1
-    if any line was an error, 2 if the rules cannot be loaded.
+    if any line was an error, 2 if the rules or the classifier cannot be loaded.
     """
     try:
         settings = load_settings()
+        model = (
+            load_classifier(
+                classifier_model or settings.classifier_model_path,
+                settings.classifier_flag_threshold,
+                settings.classifier_reject_threshold,
+            )
+            if classifier
+            else None
+        )
         detector = load_detector(
             direct_rules or settings.prompt_rules_path,
             indirect_rules or settings.indirect_rules_path,
+            classifier=model,
         )
     except (SettingsError, RulesError) as exc:
         typer.echo(f"error: {exc}", err=True)

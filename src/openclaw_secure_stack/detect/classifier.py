@@ -32,11 +32,14 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
+from openclaw_secure_stack.detect.rules import RulesError
+
 FEATURE_VERSION = 1
 WINDOW = 2048
 MAX_CHARS = 256 * 1024
 CHAR_NGRAMS = (3, 4, 5)
 TOP_NGRAMS = 5
+FINDING_RULE = "classifier"  # the rule name the model's flags and rejections are reported under
 
 _U64 = np.uint64
 _MASK64 = (1 << 64) - 1
@@ -51,8 +54,10 @@ Codepoints = npt.NDArray[np.uint64]
 Buckets = npt.NDArray[np.int64]
 
 
-class ClassifierError(Exception):
-    """The model cannot be used; the message names the file and what is wrong."""
+class ClassifierError(RulesError):
+    """The model cannot be used; the message names the file and what is wrong.
+
+    A `RulesError`, so every start-up path that refuses unusable rules refuses it too."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +66,22 @@ class Score:
 
     probability: float
     top_ngrams: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Assessment:
+    """A score and the action the thresholds give it: what a detection verdict carries."""
+
+    probability: float
+    top_ngrams: tuple[str, ...]
+    decision: ModelDecision
+
+    def to_record(self) -> dict[str, object]:
+        return {
+            "probability": round(self.probability, 6),
+            "decision": self.decision,
+            "top_ngrams": list(self.top_ngrams),
+        }
 
 
 def normalize(text: str) -> str:
@@ -284,6 +305,10 @@ class Classifier:
             return "reject"
         return "flag" if probability >= self.flag_threshold else "pass"
 
+    def assess(self, text: str) -> Assessment:
+        score = self.score(text)
+        return Assessment(score.probability, score.top_ngrams, self.decide(score.probability))
+
     def probability(self, text: str) -> float:
         """The highest window probability; cheaper than `score` (no explanation)."""
         return _sigmoid(max(self._window(piece)[0] for piece in windows(text)))
@@ -319,6 +344,11 @@ class Classifier:
             if name not in names:
                 names.append(name)
         return tuple(names)
+
+
+def load_classifier(path: Path, flag: float | None, reject: float | None) -> Classifier:
+    """The model at `path` with the configured thresholds (None keeps the recorded ones)."""
+    return Classifier.load(path).with_thresholds(flag, reject)
 
 
 def _sigmoid(logit: float) -> float:

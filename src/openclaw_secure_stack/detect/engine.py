@@ -8,6 +8,9 @@
    the individual patterns that fired.
 The verdict is the strongest action among the rules that fired (reject > strip > flag > pass);
 every verdict carries its rule ids and spans, so it can always be explained.
+For direct text, a detector given a `Classifier` also scores the text with the model; the verdict
+is then the stronger of the rules' action and the model's (`flag` or `reject` by its thresholds;
+the model never strips), and carries the model's probability and top n-grams.
 """
 
 from __future__ import annotations
@@ -16,12 +19,13 @@ import base64
 import binascii
 from bisect import bisect_right
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import accumulate
 from typing import Literal
 
 import re2
 
+from openclaw_secure_stack.detect.classifier import Assessment, Classifier
 from openclaw_secure_stack.detect.normalize import collapse, fold, normalize_with_offsets
 from openclaw_secure_stack.detect.prefilter import widen
 from openclaw_secure_stack.detect.rules import Action, Family, Rule, RuleFile
@@ -60,10 +64,11 @@ class Verdict:
     decision: Decision
     rule_ids: tuple[str, ...] = ()
     spans: tuple[Span, ...] = ()
+    classifier: Assessment | None = None
 
     def to_record(self) -> dict[str, object]:
         """The JSON shape used by the `detect` command, the audit log and error bodies."""
-        return {
+        record: dict[str, object] = {
             "verdict": self.decision,
             "rules": list(self.rule_ids),
             "spans": [
@@ -71,6 +76,9 @@ class Verdict:
                 for s in self.spans
             ],
         }
+        if self.classifier is not None:
+            record["classifier"] = self.classifier.to_record()
+        return record
 
 
 PASS = Verdict("pass")
@@ -195,8 +203,15 @@ class _Matcher:
 class Detector:
     """Direct and indirect rules compiled once; `detect()` is thread-safe and pure."""
 
-    def __init__(self, direct: RuleFile, indirect: RuleFile, limits: Limits | None = None) -> None:
+    def __init__(
+        self,
+        direct: RuleFile,
+        indirect: RuleFile,
+        limits: Limits | None = None,
+        classifier: Classifier | None = None,
+    ) -> None:
         self.limits = limits or Limits()
+        self.classifier = classifier
         self._matchers: dict[Family, _Matcher] = {
             "direct": _Matcher(direct),
             "indirect": _Matcher(indirect),
@@ -209,7 +224,16 @@ class Detector:
         return self._matchers[kind].by_id[rule_id]
 
     def detect(self, text: str, kind: Family, source: str | None = None) -> Verdict:
-        """Which rules of `kind` fire on `text` (only those applying to `source`, if given)."""
+        """Which rules of `kind` fire on `text` (only those applying to `source`, if given);
+        for direct text with a classifier, combined with the model's decision."""
+        verdict = self._rules_verdict(text, kind, source)
+        if kind != "direct" or self.classifier is None:
+            return verdict
+        assessment = self.classifier.assess(text)
+        decision = max(verdict.decision, assessment.decision, key=ORDER.__getitem__)
+        return replace(verdict, decision=decision, classifier=assessment)
+
+    def _rules_verdict(self, text: str, kind: Family, source: str | None) -> Verdict:
         if len(text) > self.limits.max_text_chars:
             raise TextTooLarge(
                 f"text of {len(text)} characters exceeds the {self.limits.max_text_chars} cap"

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Sequence
 
 from openclaw_secure_stack.audit.sink import AuditSink
-from openclaw_secure_stack.detect import load_detector
+from openclaw_secure_stack.detect import load_classifier, load_detector
 from openclaw_secure_stack.proxy.audit import Audit
 from openclaw_secure_stack.proxy.auth import Auth
 from openclaw_secure_stack.proxy.flow import ClientGone, Flow, Reject, Response, Stage
@@ -23,8 +23,16 @@ log = logging.getLogger(__name__)
 def default_stages(settings: Settings, audit: AuditSink, upstream: Upstream) -> list[Stage]:
     """The pipeline, in order. Request stages first; `Forward` turns the request into the
     upstream's response; then response stages; `Audit` last so it sees the final outcome.
-    Loading the detection rules fails closed: a bad rules file raises `RulesError`."""
-    detector = load_detector(settings.prompt_rules_path, settings.indirect_rules_path)
+    Loading the detection rules and the classifier fails closed: a bad rules file or model
+    raises `RulesError` (`ClassifierError` is one)."""
+    classifier = load_classifier(
+        settings.classifier_model_path,
+        settings.classifier_flag_threshold,
+        settings.classifier_reject_threshold,
+    )
+    detector = load_detector(
+        settings.prompt_rules_path, settings.indirect_rules_path, classifier=classifier
+    )
     return [
         Auth.from_settings(settings),
         Probes(upstream, audit),

@@ -6,8 +6,10 @@ Only `user` turns of OpenAI-style JSON bodies are scanned (`/v1/chat/completions
 - strip: the matched spans are removed and the rewritten body is forwarded;
 - flag: forwarded unchanged, and the response carries `x-oss-request-findings`.
 Every finding goes to `flow.findings` (rule id, severity, action, message index; never the
-text), which the audit stage records. A body that is not JSON, or not the expected shape, is a
-400; over the body cap a 413 (the body reader enforces it); user text over the engine's cap a 413.
+text), which the audit stage records. When the classifier's score flags or rejects, the finding's
+rule is `classifier`, with its probability (not its n-grams: those are user text). A body that
+is not JSON, or not the expected shape, is a 400; over the body cap a 413 (the body reader
+enforces it); user text over the engine's cap a 413.
 Scanning runs in a worker thread above `detect_thread_threshold_bytes`, off the event loop.
 """
 
@@ -20,6 +22,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from openclaw_secure_stack.detect import Detector, TextTooLarge, Verdict
+from openclaw_secure_stack.detect.classifier import FINDING_RULE
 from openclaw_secure_stack.detect.engine import ORDER
 from openclaw_secure_stack.proxy.flow import Flow, Reject, Response
 
@@ -105,7 +108,7 @@ class Sanitize:
         decision = max((v.decision for v in verdicts), key=ORDER.__getitem__, default="pass")
         if decision == "pass":
             return
-        rules = sorted({rule for v in verdicts for rule in v.rule_ids})
+        rules = sorted({rule for v in verdicts for rule in _rule_names(v)})
         for piece, verdict in zip(texts, verdicts, strict=True):
             for rule_id in verdict.rule_ids:
                 rule = self._detector.rule("direct", rule_id)
@@ -116,6 +119,17 @@ class Sanitize:
                         "severity": rule.severity,
                         "action": rule.action,
                         "message": piece.index,
+                    }
+                )
+            if verdict.classifier is not None and verdict.classifier.decision != "pass":
+                flow.findings.append(
+                    {
+                        "stage": self.name,
+                        "rule": FINDING_RULE,
+                        "severity": "high",
+                        "action": verdict.classifier.decision,
+                        "message": piece.index,
+                        "probability": round(verdict.classifier.probability, 4),
                     }
                 )
         flow.notes["sanitize"] = decision
@@ -140,3 +154,9 @@ class Sanitize:
             return [self._detector.detect(t.text, "direct") for t in texts]
         except TextTooLarge as exc:
             raise Reject(413, "text_too_large", str(exc)) from None
+
+
+def _rule_names(verdict: Verdict) -> list[str]:
+    """The rule ids of a verdict, plus `classifier` when the model flagged or rejected."""
+    model = verdict.classifier
+    return [*verdict.rule_ids, *([FINDING_RULE] if model and model.decision != "pass" else [])]
