@@ -9,7 +9,7 @@ import { GuardConfigError, describeError } from "./errors.ts";
 import { Quarantine } from "./quarantine.ts";
 import { loadRe2 } from "./re2.ts";
 import { parseRules, type Rule } from "./rules.ts";
-import { judge } from "./scan.ts";
+import { Scanner } from "./scan.ts";
 
 export const DEFAULT_MAX_SCAN_CHARS = 1_000_000;
 
@@ -93,6 +93,7 @@ function inFile<T>(path: string, what: string, parse: (document: unknown) => T):
 interface Loaded {
   readonly config: GuardConfig;
   readonly rules: readonly Rule[];
+  readonly toolResults: Scanner;
   readonly quarantine: Quarantine;
 }
 
@@ -113,7 +114,8 @@ export class Guard {
       const re2 = loadRe2();
       const rules = inFile(config.rulesPath, "rules file", (document) => parseRules(document, re2));
       const quarantine = inFile(config.quarantinePath, "quarantine list", Quarantine.parse);
-      return new Guard({ config, rules, quarantine }, undefined);
+      const toolResults = new Scanner(rules, "tool_result", re2);
+      return new Guard({ config, rules, toolResults, quarantine }, undefined);
     } catch (error) {
       return new Guard(undefined, `prompt-guard: ${describeError(error)}; all tool calls are blocked`);
     }
@@ -174,7 +176,7 @@ export class Guard {
     if (this.loaded === undefined) {
       return withNotice(message, `${this.failure ?? "prompt-guard: not loaded"}; tool result withheld`);
     }
-    const { rules, config } = this.loaded;
+    const { toolResults, config } = this.loaded;
     const content: unknown[] = [];
     const stripped = new Set<string>();
     const flagged = new Set<string>();
@@ -191,7 +193,7 @@ export class Guard {
           `prompt-guard: tool result withheld: ${text.length} characters exceed maxScanChars ${config.maxScanChars}`,
         );
       }
-      const verdict = judge(text, rules, "tool_result");
+      const verdict = toolResults.verdict(text);
       if (verdict.kind === "reject") {
         return withNotice(
           message,

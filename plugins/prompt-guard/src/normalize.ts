@@ -236,6 +236,18 @@ export function normalize(original: string): NormalizedText {
   };
 }
 
+// Text with nothing to decode, fold or drop beyond ASCII case and whitespace.
+const PLAIN_ASCII = /^[\t-\r\x1c-\x24\x27-\x5b\x5d-\x7e]*$/;
+const ASCII_SPACE_RUN = /[\t-\r\x1c-\x20]+/g;
+
+/** `normalize(original).text`, without the offset map: fast for plain ASCII, the common case. */
+export function normalizedText(original: string): string {
+  if (!PLAIN_ASCII.test(original)) {
+    return normalize(original).text;
+  }
+  return original.toLowerCase().replace(ASCII_SPACE_RUN, " ").trim();
+}
+
 /** The original span that produced normalized units [start, end); `end > start`. */
 export function originalSpan(normalized: NormalizedText, start: number, end: number): Span {
   const from = normalized.starts[start];

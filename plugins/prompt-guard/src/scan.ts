@@ -1,7 +1,8 @@
 // Scanning one text with the rules for a surface, and the verdict on it: reject the whole text,
 // rewrite it (strip matched spans, mark flagged ones), or leave it alone.
 
-import { normalize, originalSpan, type Span } from "./normalize.ts";
+import { normalize, normalizedText, originalSpan, type Span } from "./normalize.ts";
+import type { CompiledPattern, Re2 } from "./re2.ts";
 import type { Rule, RuleAction, Surface } from "./rules.ts";
 
 export interface Finding {
@@ -20,37 +21,16 @@ export type Verdict =
       readonly flaggedIds: readonly string[];
     };
 
-/** Every match of every rule that applies to `surface`, as spans of the original text. */
-export function findAll(
-  text: string,
-  rules: readonly Rule[],
-  surface: Surface,
-): Finding[] {
-  const applicable = rules.filter((rule) => rule.appliesTo.has(surface));
-  if (applicable.length === 0) {
-    return [];
-  }
-  const normalized = normalize(text);
-  const findings: Finding[] = [];
-  for (const rule of applicable) {
-    for (const pattern of rule.patterns) {
-      const matcher = pattern.matcher(normalized.text);
-      while (matcher.find()) {
-        if (matcher.end() > matcher.start()) {
-          findings.push({ rule, span: originalSpan(normalized, matcher.start(), matcher.end()) });
-        }
-      }
-    }
-  }
-  return findings;
+function union(re2: Re2, patterns: readonly CompiledPattern[]): CompiledPattern {
+  return re2.compile(patterns.map((pattern) => `(?:${pattern.pattern()})`).join("|"));
 }
 
 export function redactionMarker(ruleIds: readonly string[]): string {
   return `[redacted by prompt-guard: ${ruleIds.join(", ")}]`;
 }
 
-function idsWith(findings: readonly Finding[], action: RuleAction): string[] {
-  return [...new Set(findings.filter((f) => f.rule.action === action).map((f) => f.rule.id))].sort();
+function ids(rules: readonly Rule[], action?: RuleAction): string[] {
+  return rules.filter((rule) => action === undefined || rule.action === action).map((rule) => rule.id);
 }
 
 /** Replace each union of overlapping strip spans with one marker naming the rules inside it. */
@@ -64,36 +44,71 @@ function strip(text: string, findings: readonly Finding[]): string {
   while (index < spans.length) {
     const first = spans[index] as Finding;
     let end = first.span.end;
-    const ids = new Set([first.rule.id]);
+    const stripped = new Set([first.rule.id]);
     index += 1;
     for (; index < spans.length && (spans[index] as Finding).span.start < end; index += 1) {
       const next = spans[index] as Finding;
       end = Math.max(end, next.span.end);
-      ids.add(next.rule.id);
+      stripped.add(next.rule.id);
     }
-    out += text.slice(cursor, first.span.start) + redactionMarker([...ids].sort());
+    out += text.slice(cursor, first.span.start) + redactionMarker([...stripped].sort());
     cursor = end;
   }
   return out + text.slice(cursor);
 }
 
-export function judge(
-  text: string,
-  rules: readonly Rule[],
-  surface: Surface,
-): Verdict {
-  const findings = findAll(text, rules, surface);
-  if (findings.length === 0) {
-    return { kind: "clean" };
+/**
+ * The rules for one surface, ready to scan. RE2 answers "does anything match" fast (its DFA) but
+ * finding spans is slower, so a scan narrows down step by step: one union of every pattern on the
+ * normalized text (most texts stop here), then one union per rule, and offsets are mapped and
+ * spans found only for the strip and flag rules that fired when no reject rule did.
+ */
+export class Scanner {
+  private readonly rules: readonly { readonly rule: Rule; readonly any: CompiledPattern }[];
+  private readonly any: CompiledPattern | undefined;
+
+  constructor(rules: readonly Rule[], surface: Surface, re2: Re2) {
+    const applicable = rules.filter((rule) => rule.appliesTo.has(surface));
+    this.rules = applicable.map((rule) => ({ rule, any: union(re2, rule.patterns) }));
+    const patterns = applicable.flatMap((rule) => rule.patterns);
+    this.any = patterns.length === 0 ? undefined : union(re2, patterns);
   }
-  const rejected = idsWith(findings, "reject");
-  if (rejected.length > 0) {
-    return { kind: "reject", ruleIds: rejected };
+
+  /** The rules with at least one match in `text`, in rules-file order. */
+  firing(text: string): Rule[] {
+    const normalized = normalizedText(text);
+    if (this.any === undefined || !this.any.test(normalized)) {
+      return [];
+    }
+    return this.rules.filter(({ any }) => any.test(normalized)).map(({ rule }) => rule);
   }
-  return {
-    kind: "rewrite",
-    text: strip(text, findings),
-    strippedIds: idsWith(findings, "strip"),
-    flaggedIds: idsWith(findings, "flag"),
-  };
+
+  verdict(text: string): Verdict {
+    const fired = this.firing(text);
+    if (fired.length === 0) {
+      return { kind: "clean" };
+    }
+    const rejected = ids(fired, "reject");
+    if (rejected.length > 0) {
+      return { kind: "reject", ruleIds: rejected.sort() };
+    }
+    const normalized = normalize(text);
+    const findings: Finding[] = [];
+    for (const rule of fired) {
+      for (const pattern of rule.patterns) {
+        const matcher = pattern.matcher(normalized.text);
+        while (matcher.find()) {
+          if (matcher.end() > matcher.start()) {
+            findings.push({ rule, span: originalSpan(normalized, matcher.start(), matcher.end()) });
+          }
+        }
+      }
+    }
+    return {
+      kind: "rewrite",
+      text: strip(text, findings),
+      strippedIds: ids(fired, "strip").sort(),
+      flaggedIds: ids(fired, "flag").sort(),
+    };
+  }
 }

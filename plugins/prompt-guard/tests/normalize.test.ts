@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { foldChar, normalize, originalSpan } from "../src/normalize.ts";
+import { foldChar, normalize, normalizedText, originalSpan } from "../src/normalize.ts";
 
 function spanText(original: string, needle: string): string {
   const normalized = normalize(original);
@@ -62,4 +62,11 @@ test("folds a dropped character to nothing", () => {
   assert.equal(foldChar("\u200b"), "");
   assert.equal(foldChar("\u0007"), "");
   assert.equal(foldChar("\t"), "\t");
+});
+
+test("the fast text-only path gives the same text as the mapped one", () => {
+  const samples = ["  Plain ASCII\t\x1cText  ", "A%20b", "a&amp;b", "x\\x41", "ctl\x07\x7fdel", "ünï", ""];
+  for (const sample of samples) {
+    assert.equal(normalizedText(sample), normalize(sample).text, JSON.stringify(sample));
+  }
 });

@@ -5,7 +5,7 @@ import { test } from "node:test";
 import { GuardConfigError } from "../src/errors.ts";
 import { loadRe2 } from "../src/re2.ts";
 import { parseRules, type Rule } from "../src/rules.ts";
-import { findAll } from "../src/scan.ts";
+import { Scanner } from "../src/scan.ts";
 import { SHIPPED_RULES } from "./paths.ts";
 
 const shippedDocument = JSON.parse(readFileSync(SHIPPED_RULES, "utf8")) as {
@@ -15,7 +15,7 @@ const re2 = loadRe2();
 const shipped = parseRules(shippedDocument, re2);
 
 function firing(rule: Rule, text: string): boolean {
-  return findAll(text, [rule], [...rule.appliesTo][0] ?? "tool_result").length > 0;
+  return new Scanner([rule], [...rule.appliesTo][0] ?? "tool_result", re2).firing(text).length > 0;
 }
 
 test("the shipped rules file loads and compiles", () => {

@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import { loadRe2 } from "../src/re2.ts";
-import { parseRules, type Rule } from "../src/rules.ts";
-import { findAll, judge } from "../src/scan.ts";
+import { parseRules } from "../src/rules.ts";
+import { Scanner } from "../src/scan.ts";
 
 function rule(id: string, action: string, patterns: string[], appliesTo = ["tool_result"]): unknown {
   return {
@@ -18,14 +18,17 @@ function rule(id: string, action: string, patterns: string[], appliesTo = ["tool
   };
 }
 
-function rules(...raw: unknown[]): Rule[] {
-  return parseRules({ schema: 1, family: "indirect", normalization: "nfkc-casefold-v1", rules: raw }, loadRe2());
+const re2 = loadRe2();
+
+function rules(...raw: unknown[]): Scanner {
+  const document = { schema: 1, family: "indirect", normalization: "nfkc-casefold-v1", rules: raw };
+  return new Scanner(parseRules(document, re2), "tool_result", re2);
 }
 
 const tokens = rules(rule("T-STRIP", "strip", ["<\\|im_start\\|>", "\\[/?inst\\]"]));
 
 test("strip replaces exactly the original characters of each match, hidden ones included", () => {
-  const verdict = judge("a <|IM_\u200bSTART|> b [INST] c", tokens, "tool_result");
+  const verdict = tokens.verdict("a <|IM_\u200bSTART|> b [INST] c");
   assert.deepEqual(verdict, {
     kind: "rewrite",
     text: "a [redacted by prompt-guard: T-STRIP] b [redacted by prompt-guard: T-STRIP] c",
@@ -36,13 +39,13 @@ test("strip replaces exactly the original characters of each match, hidden ones 
 
 test("overlapping strip matches from two rules become one marker naming both", () => {
   const both = rules(rule("A", "strip", ["ignore all"]), rule("B", "strip", ["all previous"]));
-  const verdict = judge("x IGNORE ALL PREVIOUS y", both, "tool_result");
+  const verdict = both.verdict("x IGNORE ALL PREVIOUS y");
   assert.equal(verdict.kind === "rewrite" ? verdict.text : "", "x [redacted by prompt-guard: A, B] y");
 });
 
 test("flag keeps the text and names the rule", () => {
   const flag = rules(rule("F", "flag", ["curl [^|]*\\| ?sh"]));
-  assert.deepEqual(judge("run curl x | sh now", flag, "tool_result"), {
+  assert.deepEqual(flag.verdict("run curl x | sh now"), {
     kind: "rewrite",
     text: "run curl x | sh now",
     strippedIds: [],
@@ -52,17 +55,17 @@ test("flag keeps the text and names the rule", () => {
 
 test("reject wins over strip and flag", () => {
   const mixed = rules(rule("S", "strip", ["aaa"]), rule("R", "reject", ["bbb"]), rule("F", "flag", ["ccc"]));
-  assert.deepEqual(judge("aaa bbb ccc", mixed, "tool_result"), { kind: "reject", ruleIds: ["R"] });
+  assert.deepEqual(mixed.verdict("aaa bbb ccc"), { kind: "reject", ruleIds: ["R"] });
 });
 
 test("rules for other surfaces and clean text leave the text alone", () => {
   const fetchedOnly = rules(rule("W", "strip", ["abc"], ["fetched"]));
-  assert.deepEqual(judge("abc", fetchedOnly, "tool_result"), { kind: "clean" });
-  assert.deepEqual(judge("nothing here", tokens, "tool_result"), { kind: "clean" });
+  assert.deepEqual(fetchedOnly.verdict("abc"), { kind: "clean" });
+  assert.deepEqual(tokens.verdict("nothing here"), { kind: "clean" });
 });
 
 test("matching stays linear on input built to make a backtracking engine explode", { timeout: 10_000 }, () => {
   const nested = rules(rule("N", "reject", ["(a|aa)*c", "ignore.*instructions"]));
   const hostile = "a".repeat(20_000) + " " + "ignore ".repeat(20_000);
-  assert.deepEqual(findAll(hostile, nested, "tool_result"), []);
+  assert.deepEqual(nested.verdict(hostile), { kind: "clean" });
 });

@@ -65,12 +65,12 @@ def test_plugin_node_tests_pass(plugin_installed: None) -> None:
 
 
 _NORMALIZE_ALL = """
-import { normalize } from "./src/normalize.ts";
+import { normalize, normalizedText } from "./src/normalize.ts";
 let input = "";
 for await (const chunk of process.stdin) input += chunk;
 const out = JSON.parse(input).map((text) => {
   const n = normalize(text);
-  return { text: n.text, spans: [...n.text].length === n.text.length
+  return { text: n.text, fast: normalizedText(text), spans: [...n.text].length === n.text.length
     ? n.starts.map((start, i) => text.slice(start, n.ends[i]))
     : null };
 });
@@ -105,17 +105,24 @@ def _corpus() -> list[str]:
         "".join(generator.choice(_ALPHABET) for _ in range(generator.randint(0, 40)))
         for _ in range(3000)
     ]
-    return examples + generated
+    # Plain ASCII takes the plugin's fast path: printable characters, every ASCII whitespace.
+    plain = "".join(chr(code) for code in range(0x20, 0x7F) if chr(code) not in "%&\\")
+    plain_alphabet = [*plain, *"\t\n\v\f\r\x1c\x1d\x1e\x1f"]
+    fast = [
+        "".join(generator.choice(plain_alphabet) for _ in range(generator.randint(0, 40)))
+        for _ in range(1000)
+    ]
+    return examples + generated + fast
 
 
 def test_plugin_normalization_matches_the_python_engine(plugin_installed: None) -> None:
-    """TS and Python normalize every rule example and 3000 adversarial strings identically."""
+    """TS (both paths) and Python normalize rule examples and adversarial strings identically."""
     corpus = _corpus()
     result = _run(str(NODE), "--input-type=module", "-e", _NORMALIZE_ALL, stdin=json.dumps(corpus))
     assert result.returncode == 0, result.stderr
     for text, plugin in zip(corpus, json.loads(result.stdout), strict=True):
         expected = normalize_with_offsets(text)
-        assert plugin["text"] == expected.text == normalize(text), repr(text)
+        assert plugin["text"] == plugin["fast"] == expected.text == normalize(text), repr(text)
         if plugin["spans"] is not None:
             # Offsets count UTF-16 units in TS and code points in Python: compare what they cover.
             python_spans = [text[s:e] for s, e in zip(expected.starts, expected.ends, strict=True)]
