@@ -45,6 +45,17 @@ const rules = file("rules.json", {
 });
 const guard = Guard.load({ rulesPath: rules, quarantinePath: quarantined });
 
+const failures: [string, unknown, RegExp][] = [
+  ["no config", undefined, /plugin config is missing/],
+  ["a relative rules path", { rulesPath: "config/r.json", quarantinePath: SHIPPED_QUARANTINE }, /rulesPath must be an absolute path/],
+  ["a missing rules file", { rulesPath: join(dir, "none.json"), quarantinePath: SHIPPED_QUARANTINE }, /rules file unreadable: .*none\.json: ENOENT/],
+  ["a rules file that is not JSON", { rulesPath: file("bad.json", "{nope"), quarantinePath: SHIPPED_QUARANTINE }, /rules file is not valid JSON/],
+  ["a rules file with another schema", { rulesPath: file("s2.json", { schema: 2 }), quarantinePath: SHIPPED_QUARANTINE }, /rules file is invalid: .*schema must be 1/],
+  ["a missing quarantine list", { rulesPath: rules, quarantinePath: join(dir, "nq.json") }, /quarantine list unreadable/],
+  ["a broken quarantine list", { rulesPath: rules, quarantinePath: file("bq.json", { schema: 1, entries: [{}] }) }, /quarantine list is invalid/],
+  ["a bad maxScanChars", { rulesPath: rules, quarantinePath: SHIPPED_QUARANTINE, maxScanChars: 0 }, /maxScanChars/],
+];
+
 function toolResult(...texts: string[]): { role: string; content: unknown[]; details: unknown } {
   return {
     role: "toolResult",
@@ -53,16 +64,6 @@ function toolResult(...texts: string[]): { role: string; content: unknown[]; det
   };
 }
 
-const failures: [string, unknown, RegExp][] = [
-  ["no config", undefined, /plugin config is missing/],
-  ["a relative rules path", { rulesPath: "config/r.json", quarantinePath: SHIPPED_QUARANTINE }, /rulesPath must be an absolute path/],
-  ["a missing rules file", { rulesPath: join(dir, "none.json"), quarantinePath: SHIPPED_QUARANTINE }, /rules file unreadable: .*none\.json: ENOENT/],
-  ["a rules file that is not JSON", { rulesPath: file("bad.json", "{nope"), quarantinePath: SHIPPED_QUARANTINE }, /rules file is not valid JSON/],
-  ["a rules file with another schema", { rulesPath: file("s2.json", { schema: 2 }), quarantinePath: SHIPPED_QUARANTINE }, /rules file is invalid: .*schema must be 1/],
-  ["a missing quarantine list", { rulesPath: SHIPPED_RULES, quarantinePath: join(dir, "nq.json") }, /quarantine list unreadable/],
-  ["a broken quarantine list", { rulesPath: SHIPPED_RULES, quarantinePath: file("bq.json", { schema: 1, entries: [{}] }) }, /quarantine list is invalid/],
-  ["a bad maxScanChars", { rulesPath: SHIPPED_RULES, quarantinePath: SHIPPED_QUARANTINE, maxScanChars: 0 }, /maxScanChars/],
-];
 
 for (const [name, config, reason] of failures) {
   test(`with ${name} every tool call is blocked with the reason`, () => {
@@ -155,7 +156,7 @@ test("a clean result and non-text parts are left alone", () => {
 });
 
 test("a text longer than maxScanChars is withheld rather than stored unscanned", () => {
-  const small = Guard.load({ rulesPath: SHIPPED_RULES, quarantinePath: SHIPPED_QUARANTINE, maxScanChars: 10 });
+  const small = Guard.load({ rulesPath: rules, quarantinePath: SHIPPED_QUARANTINE, maxScanChars: 10 });
   const stored = small.persistToolResult(toolResult("x".repeat(11)));
   assert.match(JSON.stringify(stored?.content), /11 characters exceed maxScanChars 10/);
 });
