@@ -23,11 +23,17 @@ export default definePluginEntry({
     } else {
       api.logger.error(guard.failure);
     }
+    // Higher priority runs first: block before any other plugin sees or rewrites the call, and
+    // scan the stored result last, after every other plugin's rewrite of it.
     api.on("before_tool_call", (event) => guard.beforeToolCall(event), { priority: 1000 });
-    api.on("tool_result_persist", (event) => {
-      const message = guard.persistToolResult(event.message);
-      return message === undefined ? undefined : { message };
-    });
+    api.on(
+      "tool_result_persist",
+      (event) => {
+        const message = guard.persistToolResult(event.message);
+        return message === undefined ? undefined : { message };
+      },
+      { priority: -1000 },
+    );
     // OpenClaw runs on when a plugin fails to load, so the stack proves this plugin is in the
     // gateway by asking this route (200: guarding; 503: loaded but failed closed; absent: missing).
     api.registerHttpRoute({
