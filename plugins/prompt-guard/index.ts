@@ -19,7 +19,8 @@ export default definePluginEntry({
     // call builds its own guard and registers on its own api, with no shared module state.
     const guard = Guard.load(api.pluginConfig);
     if (guard.failure === undefined) {
-      api.logger.info(`prompt-guard: loaded ${guard.rules.length} indirect-injection rules`);
+      const { rules, quarantineEntries } = guard.status();
+      api.logger.info(`prompt-guard: guarding with ${rules.length} rules, ${quarantineEntries} quarantined`);
     } else {
       api.logger.error(guard.failure);
     }

@@ -121,10 +121,6 @@ export class Guard {
     }
   }
 
-  get rules(): readonly Rule[] {
-    return this.loaded?.rules ?? [];
-  }
-
   /** What the status route reports. */
   status(): GuardStatus {
     return {

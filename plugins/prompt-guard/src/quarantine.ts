@@ -1,7 +1,7 @@
 // The quarantine list (schema 1, written by the skill scanner) and the decision whether a tool
 // call belongs to a quarantined tool, plugin or skill. The README documents the format.
 
-import { GuardConfigError } from "./errors.ts";
+import { GuardConfigError, isObject } from "./errors.ts";
 
 export const QUARANTINE_KINDS = ["tool", "plugin", "skill"] as const;
 export type QuarantineKind = (typeof QUARANTINE_KINDS)[number];
@@ -25,10 +25,6 @@ export interface QuarantineHit {
 
 const SHA256 = /^[0-9a-f]{64}$/;
 const KNOWN_KEYS = new Set(["kind", "name", "reason", "sha256", "path", "tools"]);
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
 
 function optionalString(raw: Record<string, unknown>, key: string, where: string): string | undefined {
   const value = raw[key];

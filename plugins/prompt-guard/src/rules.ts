@@ -1,7 +1,7 @@
 // The indirect-injection rules file (schema 1, shared with the Python detection engine), parsed
 // and compiled eagerly: any defect is a GuardConfigError, and the guard then fails closed.
 
-import { GuardConfigError, describeError } from "./errors.ts";
+import { GuardConfigError, describeError, isObject, type JsonObject } from "./errors.ts";
 import { NORMALIZATION_ID } from "./normalize.ts";
 import type { CompiledPattern, Re2 } from "./re2.ts";
 
@@ -23,14 +23,8 @@ export interface Rule {
   readonly examples: { readonly positive: readonly string[]; readonly negative: readonly string[] };
 }
 
-type Json = Record<string, unknown>;
-
-function isObject(value: unknown): value is Json {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
 function field<T>(
-  object: Json,
+  object: JsonObject,
   key: string,
   where: string,
   check: (value: unknown) => value is T,

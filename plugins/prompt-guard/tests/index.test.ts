@@ -43,7 +43,7 @@ test("register wires both hooks and a gateway-authenticated status route", () =>
   assert.deepEqual([...hooks.keys()].sort(), ["before_tool_call", "tool_result_persist"]);
   assert.equal(routes[0]?.path, STATUS_PATH);
   assert.equal(routes[0]?.auth, "gateway");
-  assert.match(logs[0] ?? "", /^info prompt-guard: loaded \d+ indirect-injection rules$/);
+  assert.match(logs[0] ?? "", /^info prompt-guard: guarding with \d+ rules, 0 quarantined$/);
   const { code, body } = status(routes[0] as { handler: Handler });
   assert.equal(code, 200);
   assert.equal(body.guarding, true);
