@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 
 import { Guard } from "../src/guard.ts";
-import { SHIPPED_QUARANTINE, SHIPPED_RULES } from "./paths.ts";
+import { rulesDocument, SHIPPED_QUARANTINE, SHIPPED_RULES, testRule } from "./support.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "prompt-guard-test-"));
 
@@ -21,28 +21,14 @@ const quarantined = file("q.json", {
 });
 // Exact outputs are asserted against these three rules; the shipped rules are run through their
 // own examples in rules.test.ts.
-function rule(id: string, action: string, pattern: string): unknown {
-  return {
-    id,
-    title: id,
-    rationale: "test",
-    severity: "high",
-    action,
-    applies_to: ["tool_result"],
-    patterns: [pattern],
-    examples: { positive: ["x"], negative: ["y"] },
-  };
-}
-const rules = file("rules.json", {
-  schema: 1,
-  family: "indirect",
-  normalization: "nfkc-casefold-v1",
-  rules: [
-    rule("T-STRIP", "strip", "<\\|im_(start|end)\\|>"),
-    rule("T-FLAG", "flag", "\\bcurl\\b[^|]*\\| ?(ba)?sh\\b"),
-    rule("T-REJECT", "reject", "ignore all previous instructions"),
-  ],
-});
+const rules = file(
+  "rules.json",
+  rulesDocument(
+    testRule("T-STRIP", "strip", ["<\\|im_(start|end)\\|>"]),
+    testRule("T-FLAG", "flag", ["\\bcurl\\b[^|]*\\| ?(ba)?sh\\b"]),
+    testRule("T-REJECT", "reject", ["ignore all previous instructions"]),
+  ),
+);
 const guard = Guard.load({ rulesPath: rules, quarantinePath: quarantined });
 
 const failures: [string, unknown, RegExp][] = [

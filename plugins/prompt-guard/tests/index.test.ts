@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import entry, { STATUS_PATH } from "../index.ts";
-import { SHIPPED_QUARANTINE, SHIPPED_RULES } from "./paths.ts";
+import { SHIPPED_QUARANTINE, SHIPPED_RULES } from "./support.ts";
 
 type Handler = (...args: unknown[]) => unknown;
 

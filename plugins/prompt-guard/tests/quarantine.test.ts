@@ -4,7 +4,7 @@ import { test } from "node:test";
 
 import { GuardConfigError } from "../src/errors.ts";
 import { Quarantine } from "../src/quarantine.ts";
-import { SHIPPED_QUARANTINE } from "./paths.ts";
+import { SHIPPED_QUARANTINE } from "./support.ts";
 
 const quarantine = Quarantine.parse({
   schema: 1,

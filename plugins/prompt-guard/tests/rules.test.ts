@@ -6,7 +6,7 @@ import { GuardConfigError } from "../src/errors.ts";
 import { loadRe2 } from "../src/re2.ts";
 import { parseRules, type Rule } from "../src/rules.ts";
 import { Scanner } from "../src/scan.ts";
-import { SHIPPED_RULES } from "./paths.ts";
+import { rulesDocument, SHIPPED_RULES, testRule } from "./support.ts";
 
 const shippedDocument = JSON.parse(readFileSync(SHIPPED_RULES, "utf8")) as {
   rules: { patterns: string[] }[];
@@ -46,24 +46,7 @@ for (const rule of shipped) {
 }
 
 function withRule(change: Record<string, unknown>): unknown {
-  return {
-    schema: 1,
-    family: "indirect",
-    normalization: "nfkc-casefold-v1",
-    rules: [
-      {
-        id: "T-1",
-        title: "test",
-        rationale: "test",
-        severity: "high",
-        action: "strip",
-        applies_to: ["tool_result"],
-        patterns: ["abc"],
-        examples: { positive: ["abc"], negative: ["xyz"] },
-        ...change,
-      },
-    ],
-  };
+  return rulesDocument({ ...(testRule("T-1", "strip", ["abc"]) as object), ...change });
 }
 
 test("a well-formed test document parses", () => {

@@ -4,28 +4,16 @@ import { test } from "node:test";
 import { loadRe2 } from "../src/re2.ts";
 import { parseRules } from "../src/rules.ts";
 import { Scanner } from "../src/scan.ts";
+import { rulesDocument, testRule } from "./support.ts";
 
-function rule(id: string, action: string, patterns: string[], appliesTo = ["tool_result"]): unknown {
-  return {
-    id,
-    title: id,
-    rationale: "test",
-    severity: "high",
-    action,
-    applies_to: appliesTo,
-    patterns,
-    examples: { positive: ["x"], negative: ["y"] },
-  };
-}
 
 const re2 = loadRe2();
 
 function rules(...raw: unknown[]): Scanner {
-  const document = { schema: 1, family: "indirect", normalization: "nfkc-casefold-v1", rules: raw };
-  return new Scanner(parseRules(document, re2), "tool_result", re2);
+  return new Scanner(parseRules(rulesDocument(...raw), re2), "tool_result", re2);
 }
 
-const tokens = rules(rule("T-STRIP", "strip", ["<\\|im_start\\|>", "\\[/?inst\\]"]));
+const tokens = rules(testRule("T-STRIP", "strip", ["<\\|im_start\\|>", "\\[/?inst\\]"]));
 
 test("strip replaces exactly the original characters of each match, hidden ones included", () => {
   const verdict = tokens.verdict("a <|IM_\u200bSTART|> b [INST] c");
@@ -38,13 +26,13 @@ test("strip replaces exactly the original characters of each match, hidden ones 
 });
 
 test("overlapping strip matches from two rules become one marker naming both", () => {
-  const both = rules(rule("A", "strip", ["ignore all"]), rule("B", "strip", ["all previous"]));
+  const both = rules(testRule("A", "strip", ["ignore all"]), testRule("B", "strip", ["all previous"]));
   const verdict = both.verdict("x IGNORE ALL PREVIOUS y");
   assert.equal(verdict.kind === "rewrite" ? verdict.text : "", "x [redacted by prompt-guard: A, B] y");
 });
 
 test("flag keeps the text and names the rule", () => {
-  const flag = rules(rule("F", "flag", ["curl [^|]*\\| ?sh"]));
+  const flag = rules(testRule("F", "flag", ["curl [^|]*\\| ?sh"]));
   assert.deepEqual(flag.verdict("run curl x | sh now"), {
     kind: "rewrite",
     text: "run curl x | sh now",
@@ -54,18 +42,18 @@ test("flag keeps the text and names the rule", () => {
 });
 
 test("reject wins over strip and flag", () => {
-  const mixed = rules(rule("S", "strip", ["aaa"]), rule("R", "reject", ["bbb"]), rule("F", "flag", ["ccc"]));
+  const mixed = rules(testRule("S", "strip", ["aaa"]), testRule("R", "reject", ["bbb"]), testRule("F", "flag", ["ccc"]));
   assert.deepEqual(mixed.verdict("aaa bbb ccc"), { kind: "reject", ruleIds: ["R"] });
 });
 
 test("rules for other surfaces and clean text leave the text alone", () => {
-  const fetchedOnly = rules(rule("W", "strip", ["abc"], ["fetched"]));
+  const fetchedOnly = rules(testRule("W", "strip", ["abc"], ["fetched"]));
   assert.deepEqual(fetchedOnly.verdict("abc"), { kind: "clean" });
   assert.deepEqual(tokens.verdict("nothing here"), { kind: "clean" });
 });
 
 test("matching stays linear on input built to make a backtracking engine explode", { timeout: 10_000 }, () => {
-  const nested = rules(rule("N", "reject", ["(a|aa)*c", "ignore.*instructions"]));
+  const nested = rules(testRule("N", "reject", ["(a|aa)*c", "ignore.*instructions"]));
   const hostile = "a".repeat(20_000) + " " + "ignore ".repeat(20_000);
   assert.deepEqual(nested.verdict(hostile), { kind: "clean" });
 });
