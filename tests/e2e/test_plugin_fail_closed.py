@@ -55,8 +55,11 @@ class Gateway:
             return error.code, json.loads(error.read())
 
     def chat(self, content: str) -> int:
-        body = {"model": "openclaw", "user": secrets.token_hex(6), "messages": []}
-        body["messages"] = [{"role": "user", "content": content}]
+        body = {
+            "model": "openclaw",
+            "user": secrets.token_hex(6),
+            "messages": [{"role": "user", "content": content}],
+        }
         headers = {"Authorization": f"Bearer {self.token}"}
         return http_post(self.url + "/v1/chat/completions", body, headers, timeout=120).status
 
