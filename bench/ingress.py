@@ -204,7 +204,7 @@ def tool_versions(tools: dict[str, str]) -> dict[str, str]:
         return (done.stdout + done.stderr).strip().splitlines()[0]
 
     return {
-        "wrk": first_line([tools["wrk"], "-v"]),
+        "wrk": first_line([tools["wrk"], "-v"]).split("Copyright")[0].strip(),
         "nginx": first_line([tools["nginx"], "-v"]),
         "caddy": first_line([tools["caddy"], "version"]),
         "python": platform.python_version(),
@@ -590,10 +590,12 @@ def compare(http: dict[str, dict[str, dict[str, float]]]) -> dict[str, dict[str,
 
 def print_report(console: Console, report: dict[str, Any]) -> None:
     plan = report["plan"]
-    tools = report["tools"]
+    tools, machine = report["tools"], report["machine"]
     console.print(
-        f"proxy source {report['proxy_source']}; {report['machine']['cpus']} CPUs; "
-        f"{tools['wrk']}; {tools['nginx']}; caddy {tools['caddy']}; python {tools['python']}"
+        f"proxy source {report['proxy_source']}; {machine['cpus']} CPUs, load average "
+        f"{machine['load_before']:.1f} before and {machine['load_after']:.1f} after the run; "
+        f"{tools['wrk']}; {tools['nginx']}; caddy {tools['caddy']}; python {tools['python']}",
+        markup=False,
     )
     saturated = Table(
         title=f"Saturated: wrk -t1 -c{plan['saturated_conns']}, "
@@ -691,6 +693,7 @@ def requests_answered(result: HttpResult | None, plan: Plan) -> int:
 def run(plan: Plan, with_proxy: bool) -> dict[str, Any]:
     tools = find_tools()
     started_at = datetime.now(UTC)
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="oss-bench-") as tmp:
         workdir = Path(tmp)
         processes = Processes(workdir)
@@ -764,7 +767,13 @@ def run(plan: Plan, with_proxy: bool) -> dict[str, Any]:
     return {
         "started_at": started_at.isoformat(timespec="seconds"),
         "command": " ".join(["python", *sys.argv]),
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+            # Other work on the machine moves every figure; the 1-minute load says how much.
+            "load_before": load_before,
+            "load_after": os.getloadavg()[0],
+        },
         "tools": tool_versions(tools),
         "proxy_source": source_revision(),
         "plan": asdict(plan),
