@@ -8,6 +8,7 @@ from rich.text import Text
 
 from openclaw_secure_stack.audit.log import AuditLogError
 from openclaw_secure_stack.detect import RulesError
+from openclaw_secure_stack.detect.classifier import ClassifierError
 from openclaw_secure_stack.proxy.server import serve as serve_proxy
 from openclaw_secure_stack.settings import SettingsError, load_settings
 
@@ -31,6 +32,6 @@ def serve() -> None:
             f"audit log {settings.audit_log_path}"
         )
         serve_proxy(settings)
-    except (SettingsError, AuditLogError, RulesError) as exc:
+    except (SettingsError, AuditLogError, RulesError, ClassifierError) as exc:
         errors.print(Text(f"error: {exc}", style="red"))
         raise typer.Exit(EXIT_CONFIG) from None

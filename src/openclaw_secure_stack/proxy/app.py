@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import uuid
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -84,7 +84,7 @@ class ProxyApp:
                 body=Body(receive, length=0, limit=self._max_body, timeout=0),
                 websocket=websocket,
             ),
-            request_id=uuid.uuid4().hex,
+            request_id=os.urandom(16).hex(),
         )
         try:
             if sum(len(name) + len(value) for name, value in scope["headers"]) > MAX_HEADER_BYTES:
@@ -150,10 +150,20 @@ class ProxyApp:
                 response = _error_for(exc)
                 body, first = aiter(response.body), b""
             await send(_start(flow, response))
+            # With a known length the chunk that completes it is sent as the last one (one send
+            # fewer per request); the body iterator is still run to its end.
+            declared = response.headers.get("content-length") or ""
+            remaining = int(declared) if declared.isdecimal() else -1
             chunk: bytes | None = first
             while chunk is not None:
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                remaining -= len(chunk)
+                last = remaining == 0
+                await send({"type": "http.response.body", "body": chunk, "more_body": not last})
                 chunk = await anext(body, None)
+                if last:
+                    if chunk is not None:
+                        raise RuntimeError("reply body is longer than its Content-Length")
+                    return
             await send({"type": "http.response.body", "body": b"", "more_body": False})
         finally:
             await _close(body)

@@ -106,8 +106,8 @@ class Body:
         while not self.complete.is_set():
             allowed = self._timeout * (1 + received / self.RATE_BLOCK)
             wait = min(self._timeout, started + allowed - time.monotonic())
-            # Not asyncio.timeout: cancelling granian's pending receive() leaves the connection
-            # open after our 408 (seen with granian 2.8), so the read is left to finish alone.
+            # Not asyncio.timeout: with granian 2.8 a cancelled pending receive() often kept
+            # the connection open after our 408, so the read is left to finish on its own.
             receiving = asyncio.ensure_future(self._receive())
             done, _ = await asyncio.wait({receiving}, timeout=wait)
             if not done:

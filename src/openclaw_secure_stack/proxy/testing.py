@@ -201,13 +201,21 @@ def proxy_environment(upstream_url: str, data_dir: Path, **extra: str) -> dict[s
         PROXY_HOST="127.0.0.1",
         PROXY_PORT=str(free_port()),
     )
-    rules = Path(__file__).resolve().parents[3] / "config"  # the source checkout's rules
-    env.update(
-        PROMPT_RULES_PATH=str(rules / "prompt-rules.json"),
-        INDIRECT_RULES_PATH=str(rules / "indirect-injection-rules.json"),
-    )
+    env.update(checkout_config_paths())
     env.update(extra)
     return env
+
+
+def checkout_config_paths() -> dict[str, str]:
+    """Settings whose default is a file under `config/`, pointed at this source checkout's copy,
+    so a proxy running in a scratch directory still finds its rules and models."""
+    root = Path(__file__).resolve().parents[3]
+    paths: dict[str, str] = {}
+    for name, spec in Settings.model_fields.items():
+        default = spec.default
+        if isinstance(default, Path) and default.parts[:1] == ("config",):
+            paths[name.upper()] = str(root / default)
+    return paths
 
 
 @contextlib.contextmanager
@@ -251,14 +259,17 @@ class RawResponse:
     closed: bool
 
 
-def raw_exchange(port: int, data: bytes, *, timeout: float = 5.0) -> RawResponse:
-    """Send bytes exactly as given; read until the server closes or `timeout` passes."""
+def raw_exchange(
+    port: int, data: bytes, *, timeout: float = 5.0, until_close: bool = False
+) -> RawResponse:
+    """Send bytes exactly as given; read until the first response is complete (by its
+    Content-Length), or with `until_close` until the server closes; at most `timeout` seconds."""
     received = b""
     closed = False
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
         sock.sendall(data)
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and (until_close or not _complete(received)):
             sock.settimeout(max(0.01, deadline - time.monotonic()))
             try:
                 chunk = sock.recv(65536)
@@ -275,6 +286,17 @@ def raw_exchange(port: int, data: bytes, *, timeout: float = 5.0) -> RawResponse
     status_line = head.split(b"\r\n", 1)[0].split(b" ")
     status = int(status_line[1]) if len(status_line) > 1 and status_line[1].isdigit() else None
     return RawResponse(status, head, body, closed)
+
+
+def _complete(received: bytes) -> bool:
+    head, separator, body = received.partition(b"\r\n\r\n")
+    if not separator:
+        return False
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length" and value.strip().isdigit():
+            return len(body) >= int(value.strip())
+    return False
 
 
 def raw_request(

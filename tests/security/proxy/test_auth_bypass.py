@@ -283,7 +283,7 @@ def test_pipelined_request_after_an_exempt_one_is_checked_too(
 ) -> None:
     """A second request pipelined behind /health on one connection gets its own auth check."""
     first = raw_request("/health").replace(b"Connection: close\r\n", b"")
-    reply = raw_exchange(proxy_port, first + raw_request(CHAT), timeout=3)
+    reply = raw_exchange(proxy_port, first + raw_request(CHAT), timeout=3, until_close=True)
     assert reply.status == 200
     assert b"HTTP/1.1 401" in reply.body
     assert_not_forwarded(upstream)

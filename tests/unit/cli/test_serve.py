@@ -12,6 +12,7 @@ from openclaw_secure_stack.proxy.testing import (
     TEST_AUDIT_KEY,
     TEST_CLIENT_TOKENS,
     TEST_GATEWAY_TOKEN,
+    checkout_config_paths,
 )
 from openclaw_secure_stack.settings import Settings
 
@@ -28,9 +29,8 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     for name in Settings.model_fields:
         monkeypatch.delenv(name.upper(), raising=False)
     monkeypatch.chdir(tmp_path)
-    root = Path(__file__).resolve().parents[3]
-    monkeypatch.setenv("PROMPT_RULES_PATH", str(root / "config/prompt-rules.json"))
-    monkeypatch.setenv("INDIRECT_RULES_PATH", str(root / "config/indirect-injection-rules.json"))
+    for name, path in checkout_config_paths().items():
+        monkeypatch.setenv(name, path)
     monkeypatch.setenv("AUDIT_LOG_PATH", str(tmp_path / "audit.jsonl"))
 
 
