@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from bisect import bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -161,6 +162,21 @@ def _decoded_runs(text: str) -> Iterator[_Decoded]:
         yield _Decoded(start, end, view, decoded)
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _encodable(text: str) -> str:
+    """`text` with lone surrogates (JSON can carry "\\ud800") replaced by U+FFFD, one for one,
+    so every offset still points into the original; they cannot be encoded for RE2."""
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return _SURROGATE.sub("\ufffd", text)
+    return text
+
+
 class _Matcher:
     """One family's rules compiled: a set over all patterns, and each pattern alone for spans."""
 
@@ -226,6 +242,7 @@ class Detector:
     def detect(self, text: str, kind: Family, source: str | None = None) -> Verdict:
         """Which rules of `kind` fire on `text` (only those applying to `source`, if given);
         for direct text with a classifier, combined with the model's decision."""
+        text = _encodable(text)
         verdict = self._rules_verdict(text, kind, source)
         if kind != "direct" or self.classifier is None:
             return verdict

@@ -54,6 +54,7 @@ _ESCAPE = re2.compile(
     r"(?:&(?:#[0-9]{1,7};?|#[xX][0-9a-fA-F]{1,6};?|[A-Za-z][A-Za-z0-9]{1,31};))+"
     r"|(?:%[0-9A-Fa-f]{2})+|(?:\\x[0-9a-fA-F]{2})+|(?:\\u[0-9a-fA-F]{4})+"
 )
+_ESCAPE_BYTES = re2.compile(_ESCAPE.pattern.encode())
 _ESCAPE_MARKERS = ("&", "%", "\\")
 
 
@@ -185,9 +186,31 @@ def _fold_ascii(raw: bytes) -> str:
     return kept.decode("utf-8", "surrogatepass")
 
 
+def _unescape_text(text: str) -> str:
+    """`_unescape(text).text` without the offset bookkeeping: matched on the UTF-8 bytes, which
+    spares the RE2 wrapper's character-offset conversions on non-ASCII text."""
+    if not any(marker in text for marker in _ESCAPE_MARKERS):
+        return text
+    encoded = text.encode("utf-8", "surrogatepass")
+    parts: list[str] = []
+    cursor = 0
+    for match in _ESCAPE_BYTES.finditer(encoded):
+        token = match.group().decode("ascii")
+        decoded = _decode_escape(token)
+        if decoded == token:
+            continue
+        parts.append(encoded[cursor : match.start()].decode("utf-8", "surrogatepass"))
+        parts.append(decoded)
+        cursor = match.end()
+    if not parts:
+        return text
+    parts.append(encoded[cursor:].decode("utf-8", "surrogatepass"))
+    return "".join(parts)
+
+
 def fold(text: str) -> str:
     """Escapes decoded and every character folded; whitespace not yet collapsed."""
-    return _fold(_unescape(text).text)
+    return _fold(_unescape_text(text))
 
 
 def collapse(folded: str) -> str:

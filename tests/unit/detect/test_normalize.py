@@ -57,3 +57,17 @@ def test_escape_heavy_text_agrees(text: str) -> None:
     mapped = normalize_with_offsets(text)
     assert mapped.text == normalize(text)
     assert all(0 <= s < e <= len(text) for s, e in zip(mapped.starts, mapped.ends, strict=True))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.text(
+        alphabet=st.sampled_from(list("a &#%\\xu0123456789;ltAF\u00e9\u2500")), max_size=80
+    )
+)
+def test_byte_level_unescape_matches_the_offset_keeping_one(text: str) -> None:
+    """The fast, byte-level escape decoding gives exactly the text the offset path sees.
+    (Lone surrogates never get here: the engine replaces them first.)"""
+    from openclaw_secure_stack.detect.normalize import _unescape, _unescape_text
+
+    assert _unescape_text(text) == _unescape(text).text
