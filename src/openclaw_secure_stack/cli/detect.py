@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Literal, TextIO
 
@@ -22,12 +23,16 @@ from openclaw_secure_stack.settings import SettingsError, load_settings
 KINDS = ("direct", "indirect")
 
 
-def scan_line(detector: Detector, line: str, default_kind: str | None) -> dict[str, object]:
+def scan_line(detector: Detector, line: bytes, default_kind: str | None) -> dict[str, object]:
     """One output record for one input line; a bad line gives an error record, never a raise."""
     try:
         item = json.loads(line)
     except json.JSONDecodeError as exc:
         return {"id": None, "error": f"invalid JSON: {exc.msg} at column {exc.colno}"}
+    except UnicodeDecodeError:
+        return {"id": None, "error": "the line is not UTF-8"}
+    except RecursionError:
+        return {"id": None, "error": "invalid JSON: nested too deeply"}
     if not isinstance(item, dict):
         return {"id": None, "error": "each line must be a JSON object"}
     item_id = item.get("id")
@@ -45,15 +50,16 @@ def scan_line(detector: Detector, line: str, default_kind: str | None) -> dict[s
     return {"id": item_id, **verdict.to_record()}
 
 
-def run(detector: Detector, lines: TextIO, out: TextIO, default_kind: str | None) -> int:
-    """Scan every non-blank line; returns how many lines were errors."""
+def run(detector: Detector, lines: Iterable[bytes], out: TextIO, default_kind: str | None) -> int:
+    """Scan every non-blank line; returns how many lines were errors. Output is ASCII JSON, so
+    ids with lone surrogates or any other odd text cannot break the writer."""
     errors = 0
     for line in lines:
         if not line.strip():
             continue
         record = scan_line(detector, line, default_kind)
         errors += "error" in record
-        out.write(json.dumps(record, ensure_ascii=False) + "\n")
+        out.write(json.dumps(record) + "\n")
     out.flush()
     return errors
 
@@ -113,6 +119,6 @@ def detect(
     except (SettingsError, RulesError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
-    errors = run(detector, sys.stdin, sys.stdout, kind)
+    errors = run(detector, sys.stdin.buffer, sys.stdout, kind)
     if errors:
         raise typer.Exit(1)
