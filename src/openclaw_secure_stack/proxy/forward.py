@@ -35,6 +35,7 @@ _NOT_FROM_CLIENT = HOP_BY_HOP | {
     "authorization",
     "host",
     "content-length",
+    "expect",
     "forwarded",
     "x-forwarded-for",
     "x-forwarded-host",

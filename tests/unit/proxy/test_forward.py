@@ -30,6 +30,7 @@ CLIENT_HEADERS = [
     ("keep-alive", "timeout=5"),
     ("te", "trailers"),
     ("proxy-authorization", "Basic abc"),
+    ("expect", "100-continue"),
     ("content-type", "application/json"),
     ("accept", "text/event-stream"),
     ("x-custom", "kept"),
