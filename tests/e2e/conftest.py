@@ -35,12 +35,14 @@ Fixtures for tests (every test in tests/e2e is marked `e2e` automatically):
                              variables, e.g. INDIRECT_RULES_PATH="/missing.json"; None unsets
                              one; no arguments just restarts, e.g. to re-read the quarantine
                              list). The next test gets the default stack back (one restart).
-                             Restarts take 10-30 s: mark such tests `@pytest.mark.reconfigures`
-                             so they run last. Tokens and OpenClaw's data survive restarts.
+                             Restarts take 10-30 s, so tests that call it are marked
+                             `reconfigures` automatically and run last. Tokens and OpenClaw's
+                             data survive restarts.
 """
 
 from __future__ import annotations
 
+import inspect
 import os
 import shutil
 from collections.abc import Iterator
@@ -61,11 +63,19 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark every test here `e2e`; run the `reconfigures` ones last, to restart `up` less."""
+    """Mark every test here `e2e`, and `reconfigures` if it calls `stack.reconfigured`.
+
+    Reconfiguring tests run last, so the default stack is started once and every later restart
+    is one that a test asked for.
+    """
     here = Path(__file__).parent
     for item in items:
-        if here in Path(item.path).parents:
-            item.add_marker(pytest.mark.e2e)
+        if here not in Path(item.path).parents:
+            continue
+        item.add_marker(pytest.mark.e2e)
+        function = getattr(item, "function", None)
+        if function is not None and ".reconfigured(" in inspect.getsource(function):
+            item.add_marker(pytest.mark.reconfigures)
     items.sort(key=lambda item: item.get_closest_marker("reconfigures") is not None)
 
 
@@ -100,8 +110,10 @@ def running_stack(
 
 
 @pytest.fixture
-def stack(running_stack: StackHandle) -> StackHandle:
-    running_stack.ensure_default()
+def stack(running_stack: StackHandle, request: pytest.FixtureRequest) -> StackHandle:
+    # A reconfiguring test restarts `up` itself: restoring the default first would be wasted.
+    if request.node.get_closest_marker("reconfigures") is None:
+        running_stack.ensure_default()
     running_stack.llm.reply("ok")
     running_stack.llm.clear()
     return running_stack

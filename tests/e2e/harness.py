@@ -166,7 +166,9 @@ class StackHandle:
         with self.up_log.open("ab") as log:
             self.process = subprocess.Popen(
                 command,
-                cwd=self.data_dir.parent,  # not the repo: its .env must not leak in
+                # Like a user: from the repository root, where relative defaults (config/...)
+                # resolve. Settings the harness cares about are all passed explicitly.
+                cwd=REPO,
                 env=self.environment(overrides or {}),
                 stdout=log,
                 stderr=subprocess.STDOUT,

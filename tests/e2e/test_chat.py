@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 
-import pytest
 from harness import StackHandle
 
 from openclaw_secure_stack.runtime.no_model import NOT_CONFIGURED
@@ -60,7 +59,6 @@ def test_the_user_field_keeps_one_session_across_turns(stack: StackHandle) -> No
     assert any(first in request.text() for request in stack.llm.requests)
 
 
-@pytest.mark.reconfigures
 def test_without_a_model_the_client_is_told_how_to_configure_one(stack: StackHandle) -> None:
     """`up` with no MODEL_BASE_URL still serves; a chat gets a 400 naming the settings to set."""
     with stack.reconfigured(MODEL_BASE_URL=None, MODEL_API_KEY=None):

@@ -1,0 +1,103 @@
+"""`up`, `status` and `doctor` on the command line: exit codes, text and JSON output."""
+
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from openclaw_secure_stack.cli.main import app
+from openclaw_secure_stack.runtime.stack import owner_lock, state_path
+from openclaw_secure_stack.settings import Settings
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+@pytest.fixture(autouse=True)
+def _clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No stray settings from the caller's environment or a .env file; repo config files."""
+    for name in Settings.model_fields:
+        monkeypatch.delenv(name.upper(), raising=False)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("PROMPT_GUARD_DIR", str(REPO / "plugins" / "prompt-guard"))
+    monkeypatch.setenv(
+        "INDIRECT_RULES_PATH", str(REPO / "config" / "indirect-injection-rules.json")
+    )
+    monkeypatch.setenv("QUARANTINE_LIST_PATH", str(REPO / "config" / "quarantine.json"))
+
+
+def invoke(*args: str, **env: str) -> tuple[int, str]:
+    result = CliRunner().invoke(app, list(args), env=env)
+    return result.exit_code, result.output + (result.stderr if result.stderr_bytes else "")
+
+
+def test_status_when_nothing_runs_exits_1(tmp_path: Path) -> None:
+    """No `up` owns the data dir: 'not running', exit 1; JSON says running false."""
+    code, output = invoke("status")
+    assert (code, "not running" in output) == (1, True)
+    code, output = invoke("status", "--format", "json")
+    assert code == 1 and json.loads(output) == {"running": False, "state": None, "alive": {}}
+
+
+def test_status_reports_a_running_up(tmp_path: Path) -> None:
+    """While an `up` holds the lock, status shows its URLs, versions and live pids."""
+    data_dir = tmp_path / "data"
+    with owner_lock(data_dir):
+        state = {
+            "up_pid": 1, "gateway_pid": 1, "proxy_pid": 999_999_999,
+            "proxy_url": "http://127.0.0.1:8080", "gateway_url": "http://127.0.0.1:18789",
+            "data_dir": str(data_dir), "openclaw_version": "2026.9.6",
+            "node_version": "24.19.0", "model": "not configured",
+            "started_at": "2026-11-25T10:00:00+00:00",
+        }  # fmt: skip
+        state_path(data_dir).write_text(json.dumps(state))
+        code, output = invoke("status", "--format", "json")
+        text_code, text = invoke("status")
+    document = json.loads(output)
+    assert (code, document["running"], document["state"]["proxy_url"]) == (
+        0,
+        True,
+        "http://127.0.0.1:8080",
+    )
+    assert document["alive"] == {"up": True, "openclaw": True, "proxy": False}
+    assert text_code == 0 and "2026.9.6" in text and "gone" in text
+
+
+def test_doctor_json_lists_checks_and_fails_without_an_install(tmp_path: Path) -> None:
+    """Without OpenClaw installed doctor exits 1 and the JSON names the failing check + fix."""
+    code, output = invoke("doctor", "--format", "json", OPENCLAW_INSTALL_DIR=str(tmp_path / "n"))
+    document = json.loads(output)
+    assert code == 1 and document["ok"] is False
+    failing = {check["name"]: check for check in document["checks"] if check["status"] == "fail"}
+    assert set(failing) == {"openclaw"}
+    assert "up" in failing["openclaw"]["fix"]
+
+
+def test_doctor_reports_a_busy_port(tmp_path: Path) -> None:
+    """A port taken by another program is a failure that names the setting to change."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = str(listener.getsockname()[1])
+        code, output = invoke("doctor", "--format", "json", PROXY_PORT=port)
+    checks = {check["name"]: check for check in json.loads(output)["checks"]}
+    assert code == 1
+    assert checks["port PROXY_PORT"]["status"] == "fail"
+    assert "PROXY_PORT" in checks["port PROXY_PORT"]["fix"]
+
+
+def test_up_refuses_a_second_instance_on_the_same_data_dir(tmp_path: Path) -> None:
+    """While another `up` owns DATA_DIR, `up` exits 1 and points at `status`."""
+    with owner_lock(tmp_path / "data"):
+        code, output = invoke("up")
+    assert code == 1 and "already running" in output and "status" in output
+
+
+def test_up_reports_a_bad_setting_with_exit_2() -> None:
+    """An invalid setting stops `up` before anything starts."""
+    code, output = invoke("up", MODEL_BASE_URL="ftp://nope")
+    assert code == 2 and "MODEL_BASE_URL" in output
