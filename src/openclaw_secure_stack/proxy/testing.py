@@ -85,7 +85,8 @@ class RecordingUpstream:
 
     Routes: `/readyz` 200; `/sse?n=N&gap=S` streams N events S seconds apart; `/hold` sends one
     event then waits, recording in `disconnects` when the proxy closes the connection; `/ws`
-    echoes WebSocket messages; anything else echoes a JSON summary.
+    echoes WebSocket messages; `/slow?delay=S` answers after S seconds; anything else echoes a
+    JSON summary.
     """
 
     requests: list[Received] = field(default_factory=list)
@@ -119,6 +120,8 @@ class RecordingUpstream:
             return await self._echo_ws(request)
         if request.path in ("/sse", "/hold"):
             return await self._stream(request)
+        if request.path == "/slow":
+            await asyncio.sleep(float(request.query.get("delay", "1")))
         return web.json_response(
             {"method": request.method, "path": request.raw_path, "body_bytes": len(received.body)}
         )

@@ -146,3 +146,32 @@ async def test_streamed_reply_arrives_chunk_by_chunk(settings: Settings) -> None
     await client.close()
     assert len(chunks) >= 3
     assert b"".join(chunks).endswith(b"data: [DONE]\n\n")
+
+
+async def test_upstream_slower_than_read_timeout_is_504(settings: Settings) -> None:
+    """No response head within READ_TIMEOUT is 504 upstream_timeout."""
+    client = Upstream(settings.model_copy(update={"read_timeout": 0.2}))
+    flow = make_flow("/slow", method="GET")
+    flow.request.query = "delay=2"
+    with pytest.raises(Reject) as caught:
+        await Forward(client)(flow)
+    await client.close()
+    assert (caught.value.status, caught.value.code) == (504, "upstream_timeout")
+
+
+async def test_stream_silent_longer_than_stream_read_timeout_is_cut(settings: Settings) -> None:
+    """A stream that goes quiet for STREAM_READ_TIMEOUT ends with 504 upstream_timeout."""
+    client = Upstream(settings.model_copy(update={"stream_read_timeout": 0.3}))
+    flow = make_flow("/hold", method="GET")
+    flow.request.query = "n=1"
+    await Forward(client)(flow)
+    assert flow.response is not None
+    received = []
+    with pytest.raises(Reject) as caught:
+        async for chunk in flow.response.body:
+            received.append(chunk)
+    for cleanup in flow.cleanups:
+        await cleanup()
+    await client.close()
+    assert received == [b"data: event 0\n\n"]
+    assert (caught.value.status, caught.value.code) == (504, "upstream_timeout")
