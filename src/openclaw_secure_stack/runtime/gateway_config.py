@@ -46,8 +46,19 @@ class GatewayPaths:
     def workspace(self) -> Path:
         return self.root / "workspace"
 
+    @property
+    def tmp_dir(self) -> Path:
+        """TMPDIR for the gateway: OpenClaw keeps lock and scratch files in the temp dir."""
+        return self.root / "tmp"
+
     def create(self) -> None:
-        for directory in (self.home, self.state_dir, self.log_file.parent, self.workspace):
+        for directory in (
+            self.home,
+            self.state_dir,
+            self.log_file.parent,
+            self.workspace,
+            self.tmp_dir,
+        ):
             directory.mkdir(mode=0o700, parents=True, exist_ok=True)
 
 
@@ -136,6 +147,7 @@ def gateway_environment(paths: GatewayPaths, base: Mapping[str, str]) -> dict[st
         OPENCLAW_HOME=str(paths.home.resolve()),
         OPENCLAW_STATE_DIR=str(paths.state_dir.resolve()),
         OPENCLAW_CONFIG_PATH=str(paths.config_path.resolve()),
+        TMPDIR=str(paths.tmp_dir.resolve()),
         OPENCLAW_DISABLE_BONJOUR="1",
         OPENCLAW_NO_AUTO_UPDATE="1",
         OPENCLAW_OFFLINE="1",

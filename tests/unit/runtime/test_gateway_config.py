@@ -99,6 +99,7 @@ def test_environment_isolates_state_and_disables_network_features(tmp_path: Path
     assert env["OPENCLAW_HOME"] == f"{root}/home"
     assert env["OPENCLAW_STATE_DIR"] == f"{root}/state"
     assert env["OPENCLAW_CONFIG_PATH"] == f"{root}/openclaw.json"
+    assert env["TMPDIR"] == f"{root}/tmp"
     assert (env["OPENCLAW_DISABLE_BONJOUR"], env["OPENCLAW_NO_AUTO_UPDATE"]) == ("1", "1")
     assert env["OPENCLAW_OFFLINE"] == "1"
 
