@@ -32,7 +32,7 @@ from openclaw_secure_stack.runtime.gateway_config import (
     gateway_environment,
     write_config,
 )
-from openclaw_secure_stack.runtime.install import ensure_installed
+from openclaw_secure_stack.runtime.install import ensure_installed, ensure_plugin_dependencies
 from openclaw_secure_stack.runtime.node import find_node
 
 READY_TIMEOUT = 120.0
@@ -69,12 +69,14 @@ def bare_gateway(root: Path, llm: FakeLLM, rules_path: Path) -> Iterator[Gateway
     """OpenClaw with prompt-guard reading `rules_path`, until the block ends."""
     node = find_node()
     install = ensure_installed(INSTALL_ROOT, node)
+    plugin_dir = REPO / "plugins" / "prompt-guard"
+    ensure_plugin_dependencies(plugin_dir, node, INSTALL_ROOT)
     paths = GatewayPaths(root)
     paths.create()
     port, token = free_port(), secrets.token_hex(16)
     guard = PluginSpec(
         "prompt-guard",
-        REPO / "plugins" / "prompt-guard",
+        plugin_dir,
         {"rulesPath": str(rules_path), "quarantinePath": str(REPO / "config" / "quarantine.json")},
     )
     provider = ModelProvider(llm.base_url, "fake-provider-key", "fake-model")
