@@ -10,10 +10,11 @@ text), which the audit stage records. When the classifier's score flags or rejec
 rule is `classifier`, with its probability (not its n-grams: those are user text). A body that
 is not JSON, or not the expected shape, is a 400; over the body cap a 413 (the body reader
 enforces it); user text over the engine's cap a 413.
-Scanning runs in a worker thread above `detect_thread_threshold_bytes` (default 32 KiB). Measured
-here (2 cores, a coroutine timing `sleep(0)` while scanning): 32 KB scans inline in ~0.4 ms; the scan is mostly
-GIL-bound, so a thread does not make it faster, but it lets the event loop run between GIL
-slices: for 1 MB the worst loop stall was ~27 ms threaded against ~47 ms inline.
+Scanning runs in a worker thread above `detect_thread_threshold_bytes` (default 32 KiB).
+Measured here (2 cores, a coroutine timing `sleep(0)` while scanning): 32 KB scans inline in
+~0.4 ms; the scan is mostly GIL-bound, so a thread does not make it faster, but it lets the
+event loop run between GIL slices: for 1 MB the worst loop stall was ~27 ms threaded against
+~47 ms inline.
 """
 
 from __future__ import annotations

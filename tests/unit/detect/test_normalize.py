@@ -60,11 +60,7 @@ def test_escape_heavy_text_agrees(text: str) -> None:
 
 
 @settings(max_examples=300, deadline=None)
-@given(
-    st.text(
-        alphabet=st.sampled_from(list("a &#%\\xu0123456789;ltAF\u00e9\u2500")), max_size=80
-    )
-)
+@given(st.text(alphabet=st.sampled_from(list("a &#%\\xu0123456789;ltAF\u00e9\u2500")), max_size=80))
 def test_byte_level_unescape_matches_the_offset_keeping_one(text: str) -> None:
     """The fast, byte-level escape decoding gives exactly the text the offset path sees.
     (Lone surrogates never get here: the engine replaces them first.)"""
