@@ -10,7 +10,7 @@ app = typer.Typer(
     name="openclaw-secure-stack",
     help="Run OpenClaw behind an authenticating, injection-scanning, audited proxy.",
     no_args_is_help=True,
-    rich_markup_mode="rich",
+    rich_markup_mode="markdown",
 )
 app.add_typer(audit.app, name="audit")
 app.add_typer(token.app, name="token")
