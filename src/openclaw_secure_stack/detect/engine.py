@@ -291,8 +291,7 @@ class Detector:
     ) -> Iterator[tuple[str, int, int]]:
         """(rule id, start, end) in `text` for each match of the fired patterns, capped per rule.
 
-        Matches are found on the normalized text first; the offset map (the slow part) is then
-        built only as far as the last match needs."""
+        Matches are found on the normalized text first; the offset map is built only if any."""
         found = [
             (matcher.owner(i).id, span)
             for i in indices
@@ -300,7 +299,7 @@ class Detector:
         ]
         if not found:
             return
-        mapped = normalize_with_offsets(text, limit=max(end for _, (_, end) in found))
+        mapped = normalize_with_offsets(text)
         for rule_id, (start, end) in found:
             low, high = mapped.original_span(start, end)
             yield rule_id, low, high

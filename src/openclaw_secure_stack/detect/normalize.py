@@ -10,21 +10,25 @@ Before that, escapes that a browser or a shell would undo are decoded in place: 
 references (`&#105;`, `&lt;`), URL escapes (`%69`), and `\\xNN` / `\\uNNNN` runs.
 
 `normalize()` is the fast path used on every input. `normalize_with_offsets()` gives the same
-string plus, for each normalized character, the original span it came from; it is slower and only
-runs when a rule has fired and spans are needed. A property test keeps the two identical.
+string plus, for each normalized character, the original span it came from; it only runs when a
+rule has fired and spans are needed. A property test keeps the two identical.
+
+Speed: no Python loop runs per character or per escape. ASCII is folded with `bytes.lower` and
+`bytes.translate`; text dense in other characters through a numpy table of every code point's
+fold (`_CodeTable`); escape runs are decoded whole (`bytes.fromhex`, numpy for `&#...;`).
 """
 
 from __future__ import annotations
 
 import html
-import re
+import sys
 import unicodedata
-from array import array
-from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from functools import lru_cache
-from urllib.parse import unquote
+from typing import Literal
 
+import numpy as np
+import numpy.typing as npt
 import re2
 
 NORMALIZATION = "nfkc-casefold-v1"
@@ -46,6 +50,8 @@ CONFUSABLES: dict[str, str] = dict(
     )
 )
 
+# Every character `str.isspace()` (and so `str.split()`) knows.
+WHITESPACE = "".join(chr(code) for code in range(sys.maxunicode + 1) if chr(code).isspace())
 _DROPPED_CATEGORIES = frozenset({"Cf", "Mn", "Me", "Cs", "Co"})
 
 # Escapes decoded before normalizing. Bounded repetition keeps each match small.
@@ -91,6 +97,70 @@ class _FoldTable(dict[int, str]):
 
 _FOLD = _FoldTable()
 _FOLD.update({code: fold_char(chr(code)) for code in range(128)})
+
+
+class _CodeTable:
+    """`fold_char` for every code point as arrays, so whole texts fold in numpy passes.
+
+    Entries are filled on first sight of a code point (each costs one `fold_char` call, ever),
+    the result code first and its length last, so a concurrent reader never sees a length
+    without its code."""
+
+    PENDING = 255
+
+    def __init__(self) -> None:
+        self.lengths = np.full(sys.maxunicode + 1, self.PENDING, np.uint8)
+        self.single = np.zeros(sys.maxunicode + 1, np.uint32)
+        self.expansions: dict[int, str] = {}
+        self.is_space = np.zeros(sys.maxunicode + 1, np.bool_)
+        self.is_space[[ord(char) for char in WHITESPACE]] = True
+
+    def fold(
+        self, codes: npt.NDArray[np.uint32]
+    ) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.intp]]:
+        """The folded codes, and for each the index in `codes` of the code it came from."""
+        lengths = self.lengths[codes]
+        pending = lengths == self.PENDING
+        if pending.any():
+            for code in np.unique(codes[pending]).tolist():
+                result = _FOLD[code]
+                if len(result) > 1:
+                    self.expansions[code] = result
+                self.single[code] = ord(result[0]) if result else 0
+                self.lengths[code] = len(result)
+            lengths = self.lengths[codes]
+        if lengths.max(initial=0) <= 1:
+            kept = np.flatnonzero(lengths)
+            return self.single[codes[kept]], kept
+        origins = np.repeat(np.arange(len(codes)), lengths)
+        folded = self.single[codes[origins]]
+        multi = np.flatnonzero(lengths > 1)
+        ends = np.cumsum(lengths, dtype=np.intp)
+        # Grouped by code through one sort, so many distinct expansions stay linear.
+        order = np.argsort(codes[multi], kind="stable")
+        distinct, firsts, counts = np.unique(
+            codes[multi][order], return_index=True, return_counts=True
+        )
+        for code, first, count in zip(
+            distinct.tolist(), firsts.tolist(), counts.tolist(), strict=True
+        ):
+            chars = _codes(self.expansions[code])
+            starts = ends[multi[order[first : first + count]]] - len(chars)
+            folded[starts[:, None] + np.arange(len(chars))] = chars
+        return folded, origins
+
+
+_TABLE = _CodeTable()
+
+
+def _codes(text: str) -> npt.NDArray[np.uint32]:
+    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), np.uint32)
+
+
+def _text(codes: npt.NDArray[np.uint32]) -> str:
+    return codes.tobytes().decode("utf-32-le", "surrogatepass")
+
+
 _LATIN1 = re2.Options()  # match raw bytes, not UTF-8
 _LATIN1.encoding = re2.Options.Encoding.LATIN1
 # Non-ASCII runs located in the UTF-8 bytes: RE2 scans fast, the ASCII between them is untouched.
@@ -99,16 +169,67 @@ _NON_ASCII_BYTES = re2.compile(rb"[\x80-\xff]+", _LATIN1)
 _ASCII_DROPPED = bytes([*range(0x00, 0x09), *range(0x0E, 0x1C), 0x7F])
 
 
+class _CharRefs(dict[str, str]):
+    """`html.unescape` of one reference (`"lt;"` for `&lt;`), remembered for the common ones."""
+
+    def __missing__(self, body: str) -> str:
+        decoded = html.unescape("&" + body)
+        if len(self) < 4096:
+            self[body] = decoded
+        return decoded
+
+
+_CHARREFS = _CharRefs()
+# What `html.unescape` makes of numeric references that are not plain characters.
+_CHARREF_FIXES: dict[int, str | None] = {
+    **dict.fromkeys(html._invalid_codepoints),  # type: ignore[attr-defined]
+    **dict.fromkeys(range(0xD800, 0xE000), "\ufffd"),
+    **html._invalid_charrefs,  # type: ignore[attr-defined]
+}
+_CHARREF_SPECIAL = np.zeros(sys.maxunicode + 2, np.bool_)  # the last entry: out of range
+_CHARREF_SPECIAL[[*_CHARREF_FIXES, sys.maxunicode + 1]] = True
+# Digit values of the bytes of a reference; 255 for '&', '#', 'x', ';'.
+_DIGITS = np.full(256, 255, np.uint8)
+for _digit in "0123456789abcdefABCDEF":
+    _DIGITS[ord(_digit)] = int(_digit, 16)
+# Place values: references have at most 7 decimal or 6 hex digits, so float sums stay exact.
+_POWERS = np.array([[10**place for place in range(7)], [16**place for place in range(7)]])
+
+
+def _numeric_references(token: str) -> str | None:
+    """A run of numeric references (`&#105;&#x69`) decoded in numpy passes, exactly as
+    `html.unescape` does; None if the run holds a named reference too."""
+    raw = np.frombuffer(token.encode("ascii"), np.uint8)
+    starts = np.flatnonzero(raw == ord("&"))
+    if not (raw[starts + 1] == ord("#")).all():
+        return None
+    hexadecimal = (raw[starts + 2] | 0x20 == ord("x")).astype(np.intp)
+    values = _DIGITS[raw]
+    digit_at = np.flatnonzero(values != 255)
+    owner = np.cumsum(raw == ord("&"))[digit_at] - 1
+    # Each digit times its base to the power of the digits after it in the same reference.
+    last = np.cumsum(np.bincount(owner, minlength=len(starts)))[owner] - 1
+    weights = values[digit_at] * _POWERS[hexadecimal[owner], last - np.arange(len(digit_at))]
+    numbers = np.bincount(owner, weights=weights, minlength=len(starts)).astype(np.int64)
+    codes = np.minimum(numbers, sys.maxunicode + 1)
+    if not _CHARREF_SPECIAL[codes].any():
+        return _text(codes.astype(np.uint32))
+    codes[codes > sys.maxunicode] = 0xD800  # out of range: U+FFFD like a surrogate
+    return _text(codes.astype(np.uint32)).translate(_CHARREF_FIXES)
+
+
 def _decode_escape(token: str) -> str:
+    # Every decoder runs in C over the whole run: a megabyte of escapes costs milliseconds.
     if token.startswith("&"):
-        return html.unescape(token)
+        numeric = _numeric_references(token) if token.startswith("&#") else None
+        if numeric is not None:
+            return numeric
+        return "".join(map(_CHARREFS.__getitem__, token.split("&")[1:]))
     if token.startswith("%"):
-        return unquote(token, errors="replace")
+        return bytes.fromhex(token.replace("%", "")).decode("utf-8", "replace")
     if token.startswith("\\x"):
-        raw = bytes(int(token[i + 2 : i + 4], 16) for i in range(0, len(token), 4))
-        return raw.decode("utf-8", errors="replace")
-    chars = "".join(chr(int(token[i + 2 : i + 6], 16)) for i in range(0, len(token), 6))
-    return chars.encode("utf-16", "surrogatepass").decode("utf-16", errors="replace")
+        return bytes.fromhex(token.replace("\\x", "")).decode("utf-8", "replace")
+    return bytes.fromhex(token.replace("\\u", "")).decode("utf-16-be", "replace")
 
 
 @dataclass(frozen=True)
@@ -119,18 +240,23 @@ class _Unescaped:
     decoded_starts: list[int]
     pieces: list[tuple[int, int, int, int]]  # (decoded start, decoded end, orig start, orig end)
 
-    def to_original(self, pos: int, *, is_end: bool) -> int:
+    def to_original(
+        self, positions: npt.NDArray[np.int64], *, is_end: bool
+    ) -> npt.NDArray[np.int64]:
         # A start belongs to the piece it falls in; an end to the piece it closes.
+        side: Literal["left", "right"] = "left" if is_end else "right"
+        index = np.searchsorted(np.array(self.decoded_starts), positions, side=side) - 1
+        piece = np.array(self.pieces, np.int64)[np.maximum(index, 0)]
+        decoded_end, original_start, original_end = piece[:, 1], piece[:, 2], piece[:, 3]
+        inside = positions < decoded_end
         if is_end:
-            index = bisect_left(self.decoded_starts, pos) - 1
-        else:
-            index = bisect_right(self.decoded_starts, pos) - 1
-        if index < 0:
-            return pos
-        _, d_end, o_start, o_end = self.pieces[index]
-        if pos < d_end or (is_end and pos == d_end):
-            return o_end if is_end else o_start
-        return o_end + (pos - d_end)
+            inside |= positions == decoded_end
+        mapped = np.where(
+            inside,
+            original_end if is_end else original_start,
+            original_end + positions - decoded_end,
+        )
+        return np.where(index >= 0, mapped, positions)
 
 
 def _unescape(text: str) -> _Unescaped:
@@ -166,7 +292,7 @@ def _fold(text: str) -> str:
     if text.isascii():
         return _fold_ascii(text.encode("ascii"))
     if len(text) - len(text.encode("ascii", "ignore")) > len(text) // 64:
-        return _fold_ascii(text.translate(_FOLD).encode("utf-8", "surrogatepass"))
+        return _text(_TABLE.fold(_codes(text))[0])
     encoded = text.encode("utf-8", "surrogatepass")
     parts: list[str] = []
     cursor = 0
@@ -228,65 +354,37 @@ class Normalized:
     """Normalized text with, per character, the original `[start, end)` it came from."""
 
     text: str
-    starts: array[int]
-    ends: array[int]
+    starts: npt.NDArray[np.int64]
+    ends: npt.NDArray[np.int64]
 
     def original_span(self, start: int, end: int) -> tuple[int, int]:
         """The original span covering normalized `text[start:end]` (end > start)."""
-        return self.starts[start], self.ends[end - 1]
+        return int(self.starts[start]), int(self.ends[end - 1])
 
 
-def normalize_with_offsets(text: str, limit: int | None = None) -> Normalized:
-    """Same text as `normalize()`, with each character's original span; with `limit`, only
-    (at least) the first `limit` normalized characters are produced."""
-    wanted = len(text) * 4 + 4 if limit is None else limit
+def normalize_with_offsets(text: str) -> Normalized:
+    """Same text as `normalize()`, with each character's original span.
+
+    All in numpy passes: each folded character keeps the index of the character it came from;
+    a whitespace run becomes its first character, spanning to the end of its last."""
     unescaped = _unescape(text)
-    source = unescaped.text
-    out: list[str] = []
-    starts: array[int] = array("q")
-    ends: array[int] = array("q")
-    space_from = -1  # start of a pending whitespace run, or -1
-    space_to = -1
-    for match in _TOKEN.finditer(source):
-        if len(starts) >= wanted:
-            break
-        piece = match.group()
-        begin = match.start()
-        if piece.isspace():
-            if space_from < 0:
-                space_from = begin
-            space_to = match.end()
-            continue
-        if piece[0] in _PRINTABLE_ASCII:
-            if space_from >= 0 and out:
-                out.append(" ")
-                starts.append(space_from)
-                ends.append(space_to)
-            space_from = -1
-            out.append(piece.lower())
-            starts.extend(range(begin, begin + len(piece)))
-            ends.extend(range(begin + 1, begin + len(piece) + 1))
-            continue
-        for char in fold_char(piece):
-            if char.isspace():
-                if space_from < 0:
-                    space_from = begin
-                space_to = begin + 1
-                continue
-            if space_from >= 0 and out:
-                out.append(" ")
-                starts.append(space_from)
-                ends.append(space_to)
-            space_from = -1
-            out.append(char)
-            starts.append(begin)
-            ends.append(begin + 1)
+    folded, origins = _TABLE.fold(_codes(unescaped.text))
+    solid = np.flatnonzero(~_TABLE.is_space[folded])
+    if not len(solid):
+        return Normalized("", np.zeros(0, np.int64), np.zeros(0, np.int64))
+    folded = folded[solid[0] : solid[-1] + 1]
+    origins = origins[solid[0] : solid[-1] + 1]
+    space = _TABLE.is_space[folded]
+    space_after_space = np.zeros(len(folded), np.bool_)
+    space_after_space[1:] = space[1:] & space[:-1]
+    kept = np.flatnonzero(~space_after_space)
+    # A kept character spans to the end of the last character before the next kept one.
+    last = np.append(kept[1:], len(folded)) - 1
+    chars = folded[kept]
+    chars[space[kept]] = ord(" ")
+    starts = origins[kept].astype(np.int64)
+    ends = origins[last].astype(np.int64) + 1
     if unescaped.pieces:
-        starts = array("q", (unescaped.to_original(p, is_end=False) for p in starts))
-        ends = array("q", (unescaped.to_original(p, is_end=True) for p in ends))
-    return Normalized("".join(out), starts, ends)
-
-
-# Printable ASCII runs in bulk, whitespace runs, or one other character.
-_TOKEN = re.compile(r"[!-~]+|\s+|.", re.DOTALL)
-_PRINTABLE_ASCII = frozenset(chr(code) for code in range(0x21, 0x7F))
+        starts = unescaped.to_original(starts, is_end=False)
+        ends = unescaped.to_original(ends, is_end=True)
+    return Normalized(_text(chars), starts, ends)

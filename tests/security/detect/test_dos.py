@@ -15,10 +15,13 @@ from openclaw_secure_stack.detect import Detector, load_detector
 
 ROOT = Path(__file__).resolve().parents[3]
 MB = 1 << 20
-# Generous bound for a shared 2-core CI box; the issue's target is "well under 50 ms" and the
-# measured medians are printed (run with -s) and reported in eval/README.md. Times are the
-# thread's CPU time, so other processes on a busy machine do not make the test flaky.
-BOUND_SECONDS = 0.5
+# The issue's bound. Times are the thread's CPU time, so other processes on a busy 2-core box do
+# not make the test flaky; measured medians are 5-30 ms (`pytest -s` prints them,
+# `bench/detect_speed.py` compares revisions).
+BOUND_SECONDS = 0.05
+# 1 MB of base64 that all decodes to real injections: each of its ~23,000 runs is decoded and
+# checked in Python. Not yet under 50 ms (~300-450 ms measured); bounded here so it cannot regress.
+SLOW_SHAPES = {"base64 words": 1.0}
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +76,7 @@ def test_one_megabyte_per_rule_shape_is_fast(detector: Detector, shape: str, kin
     """1 MB of adversarial text of each shape is scanned within the bound."""
     seconds = _median_seconds(detector, SHAPES[shape], kind)
     print(f"{kind:<8} {shape:<26} {seconds * 1000:7.1f} ms")
-    assert seconds < BOUND_SECONDS
+    assert seconds < SLOW_SHAPES.get(shape, BOUND_SECONDS)
 
 
 def test_many_real_matches_are_capped(detector: Detector) -> None:
@@ -83,7 +86,7 @@ def test_many_real_matches_are_capped(detector: Detector) -> None:
     verdict = detector.detect(text, "direct")
     assert verdict.decision == "reject"
     assert len(verdict.spans) <= detector.limits.max_spans_per_rule
-    assert seconds < 3 * BOUND_SECONDS
+    assert seconds < 1.5  # the first call: includes warming the DFA caches
 
 
 def _best_seconds(detector: Detector, text: str, kind: str, runs: int = 5) -> float:
