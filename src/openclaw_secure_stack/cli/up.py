@@ -10,7 +10,7 @@ import sys
 from dataclasses import asdict
 
 import typer
-from rich.console import Console
+from rich.console import Console, Group
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
@@ -37,31 +37,34 @@ def _settings(errors: Console) -> Settings:
         raise typer.Exit(EXIT_CONFIG) from None
 
 
-def _banner(state: RunState, token: str | None) -> Panel:
+def banner(state: RunState, token: str | None) -> Group:
+    """Where to connect, then the token and a curl line outside the box, never wrapped, so
+    they can be copied as they are."""
     lines = Text()
     lines.append("Connect to  ", style="bold")
     lines.append(f"{state.proxy_url}/v1/chat/completions\n")
-    lines.append("Token       ", style="bold")
-    if token is not None:
-        lines.append(f"Authorization: Bearer {token}\n")
-    else:
-        lines.append("one of the client tokens in CLIENT_TOKENS / CLIENT_TOKENS_FILE\n")
     lines.append("Model       ", style="bold")
     lines.append(f"{state.model}\n")
     lines.append("OpenClaw    ", style="bold")
     lines.append(f"{state.openclaw_version} (pid {state.gateway_pid}, loopback only)\n")
     lines.append("Data        ", style="bold")
     lines.append(f"{state.data_dir}\n")
-    if token is not None:
-        lines.append("\ntry: ", style="dim")
-        lines.append(
-            f"curl {state.proxy_url}/v1/chat/completions -H 'Authorization: Bearer {token}' "
-            "-H 'Content-Type: application/json' "
-            '-d \'{"model":"openclaw","messages":[{"role":"user","content":"hello"}]}\'\n',
-            style="dim",
-        )
     lines.append("Ctrl-C stops everything.", style="dim")
-    return Panel(lines, title="OpenClaw Secure Stack is up", border_style="green")
+    panel = Panel(lines, title="OpenClaw Secure Stack is up", border_style="green")
+    if token is None:
+        return Group(
+            panel, Text("Token: one of the client tokens in CLIENT_TOKENS / CLIENT_TOKENS_FILE")
+        )
+    curl = (
+        f"curl {state.proxy_url}/v1/chat/completions -H 'Authorization: Bearer {token}' "
+        "-H 'Content-Type: application/json' "
+        '-d \'{"model":"openclaw","messages":[{"role":"user","content":"hello"}]}\''
+    )
+    return Group(
+        panel,
+        Text.assemble(("Token: ", "bold"), f"Authorization: Bearer {token}"),
+        Text.assemble(("Try:   ", "bold"), curl),
+    )
 
 
 async def _run(settings: Settings, console: Console) -> None:
@@ -85,7 +88,7 @@ async def _run(settings: Settings, console: Console) -> None:
         state = starting.result()
         credentials = stack.credentials
         token = credentials.generated_client_token if credentials else None
-        console.print(_banner(state, token))
+        console.print(banner(state, token), soft_wrap=True)
         watching = asyncio.ensure_future(stack.watch())
         await asyncio.wait({watching, stopped}, return_when=asyncio.FIRST_COMPLETED)
         if watching.done():

@@ -7,10 +7,12 @@ import socket
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 from typer.testing import CliRunner
 
 from openclaw_secure_stack.cli.main import app
-from openclaw_secure_stack.runtime.stack import owner_lock, state_path
+from openclaw_secure_stack.cli.up import banner
+from openclaw_secure_stack.runtime.stack import RunState, owner_lock, state_path
 from openclaw_secure_stack.settings import Settings
 
 REPO = Path(__file__).resolve().parents[3]
@@ -101,3 +103,30 @@ def test_up_reports_a_bad_setting_with_exit_2() -> None:
     """An invalid setting stops `up` before anything starts."""
     code, output = invoke("up", MODEL_BASE_URL="ftp://nope")
     assert code == 2 and "MODEL_BASE_URL" in output
+
+
+def test_banner_token_and_curl_line_survive_a_narrow_terminal() -> None:
+    """The token and the curl line are printed whole on one line each, outside the box, so a
+    copy from an 80-column terminal is exactly the token."""
+    token = "T0k3n-" + "x" * 60
+    state = RunState(
+        up_pid=1,
+        gateway_pid=2,
+        proxy_pid=3,
+        proxy_url="http://127.0.0.1:8080",
+        gateway_url="http://127.0.0.1:18789",
+        data_dir="/srv/oss",
+        openclaw_version="2026.9.6",
+        node_version="24.19.0",
+        model="not configured",
+        started_at="2026-11-30T00:00:00+00:00",
+    )
+    console = Console(width=80, record=True)
+    console.print(banner(state, token), soft_wrap=True)
+    lines = console.export_text().splitlines()
+    assert f"Token: Authorization: Bearer {token}" in lines
+    curl = next(line for line in lines if line.startswith("Try:"))
+    assert f"-H 'Authorization: Bearer {token}'" in curl
+    assert curl.endswith(
+        """-d '{"model":"openclaw","messages":[{"role":"user","content":"hello"}]}'"""
+    )
