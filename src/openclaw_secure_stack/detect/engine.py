@@ -138,6 +138,7 @@ def _decoded_runs(text: str) -> Iterator[_Decoded]:
     """
     encoded = text.encode()
     same_offsets = len(encoded) == len(text)
+    byte_cursor = char_cursor = 0  # byte offsets to character offsets, decoding each byte once
     for match in _ENCODED_RUN.finditer(encoded):
         run: bytes = match.group()
         view: Literal["base64", "hex"]
@@ -156,8 +157,10 @@ def _decoded_runs(text: str) -> Iterator[_Decoded]:
         if decoded is None:
             continue
         start, end = match.span()
-        if not same_offsets:  # byte offsets to character offsets; the run itself is ASCII
-            start = len(encoded[:start].decode())
+        if not same_offsets:  # the run itself is ASCII
+            char_cursor += len(encoded[byte_cursor:start].decode())
+            byte_cursor = start
+            start = char_cursor
             end = start + len(run)
         yield _Decoded(start, end, view, decoded)
 
