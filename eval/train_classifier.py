@@ -47,7 +47,7 @@ from openclaw_secure_stack.detect.classifier import (
 
 MODEL_DIR = corpora.REPO_ROOT / "config" / "models" / "injection-classifier"
 HASH_BITS = 20
-C_GRID = (8.0, 32.0, 128.0)
+C_GRID = (16.0, 32.0, 64.0)
 FLAG_FP, REJECT_FP = 0.02, 0.005
 MIN_SET = 100
 HELD_OUT_SOURCES = {"yanismiraoui", "agent_injection_bench"}
@@ -62,7 +62,7 @@ TRAINING_SOURCES = (
     "documents",
     "translations",
 )
-VERSION = "1"
+VERSION = "2"
 
 
 def held_out_family(family: str) -> bool:

@@ -7,11 +7,11 @@ records. `Classifier.load` refuses anything missing, corrupt or mismatched with
 `ClassifierError`, naming the file, so the stack does not start without its model.
 
 Features (identical in training and inference, because training calls `features()`):
-the text is NFKC-normalised, case-folded and its whitespace collapsed; then character 3-, 4- and
+the text is NFKC-normalised, case-folded and its whitespace collapsed; then character 2- to
 5-grams and word 1- and 2-grams are hashed with a polynomial hash finished by murmur3's 64-bit
 mixer into `2**hash_bits` buckets; a text is the set of its buckets, L2-normalised. Hashing is
-vectorised with numpy (no Python loop per n-gram), which is what makes ~1 KB cost tens of
-microseconds; scikit-learn is needed only to train.
+vectorised with numpy (no Python loop per n-gram), which is what makes 1 KB cost about 0.1 ms;
+scikit-learn is needed only to train.
 
 Long texts are scored in windows of `WINDOW` characters (overlapping by half) and the highest
 window wins, so an instruction buried in a long paste is not diluted away; texts longer than
@@ -34,10 +34,10 @@ import numpy.typing as npt
 
 from openclaw_secure_stack.detect.rules import RulesError
 
-FEATURE_VERSION = 1
+FEATURE_VERSION = 2
 WINDOW = 2048
 MAX_CHARS = 256 * 1024
-CHAR_NGRAMS = (3, 4, 5)
+CHAR_NGRAMS = (2, 3, 4, 5)
 TOP_NGRAMS = 5
 FINDING_RULE = "classifier"  # the rule name the model's flags and rejections are reported under
 
@@ -45,7 +45,12 @@ _U64 = np.uint64
 _MASK64 = (1 << 64) - 1
 _PRIME = 0x100000001B3  # FNV-64 prime: odd, so invertible modulo 2**64
 _PRIME_INVERSE = pow(_PRIME, -1, 1 << 64)
-_SEEDS = {3: 0x9E3779B97F4A7C15, 4: 0xC2B2AE3D27D4EB4F, 5: 0x165667B19E3779F9}
+_SEEDS = {
+    2: 0x94D049BB133111EB,
+    3: 0x9E3779B97F4A7C15,
+    4: 0xC2B2AE3D27D4EB4F,
+    5: 0x165667B19E3779F9,
+}
 _SEED_WORD = 0x27D4EB2F165667C5
 _SEED_BIGRAM = 0x85EBCA77C2B2AE63
 
@@ -124,7 +129,7 @@ class NGrams:
 
 
 def ngrams(text: str) -> NGrams:
-    """Character 3-5-grams and word 1-2-grams of an already normalised text."""
+    """Character 2-5-grams and word 1-2-grams of an already normalised text."""
     chars = _codepoints(text)
     size = len(chars)
     hashes, starts, ends = [], [], []

@@ -58,6 +58,7 @@ def test_committed_validation_figures_reproduce() -> None:
             assert abs(row[metric] - recorded[name][key][metric]) <= TOLERANCE, key
 
 
+@pytest.mark.timeout(900)  # about 2 minutes of CPU: three fits of C over 20k windows
 def test_full_retraining_rebuilds_the_committed_model(tmp_path: Path) -> None:
     """`python -m eval.train_classifier` rebuilds the committed model bit for bit."""
     rebuilt = train_classifier.train(tmp_path / "model").parent
