@@ -15,6 +15,7 @@ from openclaw_secure_stack.audit.log import (
     GENESIS_PREV,
     AuditLog,
     AuditLogError,
+    canonical_json,
     chain_paths,
     last_lines,
     record_mac,
@@ -270,3 +271,32 @@ def test_last_lines_skips_partial_and_reaches_back(tmp_path):
         assert last_lines(fd, size, 0) == []
     finally:
         os.close(fd)
+
+
+@settings(max_examples=300)
+@given(
+    value=st.recursive(
+        st.none()
+        | st.booleans()
+        | st.integers(-(2**53) + 1, 2**53 - 1)
+        | st.floats(allow_nan=False, allow_infinity=False)
+        | st.text()
+        | st.sampled_from(["\ud800", "a\udfffb", '\x00\x08\x1f\x7f\u2028"\\', "\U0001f600"])
+        | st.sampled_from([2**53, -(2**53), 2**53 - 1, True]),
+        lambda inner: (
+            st.lists(inner, max_size=4)
+            | st.tuples(inner, inner)
+            | st.dictionaries(st.text(max_size=3), inner, max_size=4)
+        ),
+        max_leaves=12,
+    )
+)
+def test_canonical_json_is_rfc8785(value):
+    """The fast encoder gives rfc8785's bytes, or rfc8785's refusal (lone surrogates)."""
+    try:
+        expected = rfc8785.dumps(value)
+    except rfc8785.CanonicalizationError:
+        with pytest.raises(rfc8785.CanonicalizationError):
+            canonical_json(value)
+        return
+    assert canonical_json(value) == expected
