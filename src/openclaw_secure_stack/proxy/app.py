@@ -72,35 +72,37 @@ class ProxyApp:
         """A flow for this request; a bad target or length arrives already answered (400/413)."""
         headers = Headers.from_raw(scope["headers"])
         raw_path: bytes = scope.get("raw_path") or scope["path"].encode()
+        path, query = raw_path[:256].decode("latin-1"), ""
+        denial: Reject | None = None
+        try:
+            if sum(len(name) + len(value) for name, value in scope["headers"]) > MAX_HEADER_BYTES:
+                raise Reject(431, "headers_too_large", f"headers exceed {MAX_HEADER_BYTES} bytes")
+            path = validated_path(raw_path)
+            query = validated_query(scope.get("query_string", b""))
+            if len(headers.get_all("host")) > 1:
+                raise Reject(400, "duplicate_host", "send exactly one Host header")
+            length = 0 if websocket else self._body_length(headers)
+            body = Body(receive, length=length, limit=self._max_body, timeout=self._client_timeout)
+        except Reject as exc:
+            denial = exc
+            body = Body(receive, length=0, limit=self._max_body, timeout=0)
         client = scope.get("client")
         flow = Flow(
             Request(
                 method=scope.get("method", "GET"),
-                path=raw_path[:256].decode("latin-1"),
-                query="",
+                path=path,
+                query=query,
                 headers=headers,
                 client=client[0] if client else None,
                 scheme=scope.get("scheme", "http"),
-                body=Body(receive, length=0, limit=self._max_body, timeout=0),
+                body=body,
                 websocket=websocket,
             ),
             request_id=os.urandom(16).hex(),
         )
-        try:
-            if sum(len(name) + len(value) for name, value in scope["headers"]) > MAX_HEADER_BYTES:
-                raise Reject(431, "headers_too_large", f"headers exceed {MAX_HEADER_BYTES} bytes")
-            flow.request.path = validated_path(raw_path)
-            flow.request.query = validated_query(scope.get("query_string", b""))
-            if len(headers.get_all("host")) > 1:
-                raise Reject(400, "duplicate_host", "send exactly one Host header")
-            length = 0 if websocket else self._body_length(headers)
-        except Reject as exc:
-            flow.response = Response.error(exc.status, exc.code, exc.message)
-            flow.notes["denied"] = exc.code
-            return flow
-        flow.request.body = Body(
-            receive, length=length, limit=self._max_body, timeout=self._client_timeout
-        )
+        if denial is not None:
+            flow.response = Response.error(denial.status, denial.code, denial.message)
+            flow.notes["denied"] = denial.code
         return flow
 
     def _body_length(self, headers: Headers) -> int | None:

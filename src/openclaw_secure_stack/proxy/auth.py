@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import string
 from collections.abc import Mapping
 from typing import ClassVar
 
@@ -21,7 +22,8 @@ EXEMPT_PATHS = frozenset({"/health", "/ready"})
 MAX_AUTHORIZATION_BYTES = 1024
 MIN_TOKEN_CHARS = 16
 
-_BEARER = re2.compile(r"(?i)Bearer +([A-Za-z0-9\-._~+/]+=*)")
+# RFC 6750 b64token characters (before any trailing '=').
+_TOKEN_CHARS = frozenset(string.ascii_letters + string.digits + "-._~+/")
 _SHA256 = re2.compile(r"sha256:([0-9a-fA-F]{64})")
 
 
@@ -34,7 +36,7 @@ def token_digests(tokens: Mapping[str, str], *, source: str) -> dict[str, bytes]
             digests[name] = bytes.fromhex(hashed.group(1))
         elif token.lower().startswith("sha256:"):
             raise SettingsError(f"{source}: token {name!r} must be 'sha256:' and 64 hex digits")
-        elif len(token) < MIN_TOKEN_CHARS or not _BEARER.fullmatch(f"Bearer {token}"):
+        elif len(token) < MIN_TOKEN_CHARS or bearer_token(f"Bearer {token}") != token:
             raise SettingsError(
                 f"{source}: token {name!r} must be at least {MIN_TOKEN_CHARS} characters of "
                 "A-Z a-z 0-9 - . _ ~ + / (make one with: openclaw-secure-stack token new NAME)"
@@ -42,6 +44,20 @@ def token_digests(tokens: Mapping[str, str], *, source: str) -> dict[str, bytes]
         else:
             digests[name] = hashlib.sha256(token.encode()).digest()
     return digests
+
+
+def bearer_token(value: str) -> str | None:
+    """The token of `Bearer <b64token>` (scheme in any case, one or more spaces), else None.
+
+    Plain string checks (no regex: this runs on every request): each step is linear."""
+    scheme, _, rest = value.partition(" ")
+    if not scheme.isascii() or scheme.lower() != "bearer":
+        return None
+    token = rest.lstrip(" ")
+    core = token.rstrip("=")
+    if not core or not _TOKEN_CHARS.issuperset(core):
+        return None
+    return token
 
 
 class Auth:
@@ -92,11 +108,11 @@ class Auth:
             denial = flow.deny(401, "missing_token", "send Authorization: Bearer <token>")
             denial.headers.set("www-authenticate", 'Bearer realm="openclaw"')
             return
-        match = _BEARER.fullmatch(value)
-        if match is None:
+        token = bearer_token(value)
+        if token is None:
             flow.deny(400, "malformed_authorization", "expected Authorization: Bearer <token>")
             return
-        name = self._match(match.group(1))
+        name = self._match(token)
         if name is None:
             flow.deny(403, "invalid_token", "the token is not valid")
             return

@@ -42,7 +42,11 @@ class Headers:
 
     @classmethod
     def from_raw(cls, raw: Iterable[tuple[bytes, bytes]]) -> Headers:
-        return cls((name.decode("latin-1"), value.decode("latin-1")) for name, value in raw)
+        headers = cls()
+        headers._items = [
+            (name.decode("latin-1").lower(), value.decode("latin-1")) for name, value in raw
+        ]
+        return headers
 
     def get(self, name: str) -> str | None:
         """The first value of `name`, or None."""
@@ -120,7 +124,9 @@ class Body:
             received += len(chunk)
             if received > self._limit:
                 raise Reject(413, "body_too_large", f"request body exceeds {self._limit} bytes")
-            if not message.get("more_body", False):
+            # A declared length ends the body as soon as it has arrived: granian sends an
+            # empty last message after it, which would cost another wait for nothing.
+            if not message.get("more_body", False) or received == self.length:
                 self.complete.set()
             if chunk:
                 yield chunk
@@ -134,6 +140,11 @@ class Body:
         """The whole body (at most the configured limit); later reads return the same bytes."""
         if self._content is None:
             self._content = b"".join([chunk async for chunk in self._chunks()])
+        return self._content
+
+    @property
+    def content(self) -> bytes | None:
+        """The whole body if it was read (or replaced), else None (it streams on)."""
         return self._content
 
     def replace(self, content: bytes) -> None:

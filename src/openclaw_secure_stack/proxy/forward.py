@@ -101,7 +101,7 @@ class Forward:
                     flow.request.method,
                     url,
                     headers=headers,
-                    data=_upload(flow.request, upload_error) if _has_body(flow.request) else None,
+                    data=_request_body(flow.request, upload_error),
                     allow_redirects=False,
                 )
         except TimeoutError:
@@ -121,8 +121,15 @@ class Forward:
         )
 
 
-def _has_body(request: Request) -> bool:
-    return request.body.length != 0
+def _request_body(
+    request: Request, errors: list[BaseException]
+) -> bytes | AsyncIterator[bytes] | None:
+    """What to upload: nothing, the bytes a stage already read (aiohttp sends them with the
+    head in one write), or the body as it streams in."""
+    if request.body.length == 0:
+        return None
+    content = request.body.content
+    return content if content is not None else _upload(request, errors)
 
 
 async def _upload(request: Request, errors: list[BaseException]) -> AsyncIterator[bytes]:
@@ -138,8 +145,11 @@ async def _upload(request: Request, errors: list[BaseException]) -> AsyncIterato
 async def _download(resp: aiohttp.ClientResponse, chunk_seconds: float) -> AsyncIterator[bytes]:
     while True:
         try:
-            async with asyncio.timeout(chunk_seconds):
-                chunk = await resp.content.readany()
+            # What already arrived needs no deadline (a small reply is usually all here by now).
+            chunk = resp.content.read_nowait()
+            if not chunk and not resp.content.at_eof():
+                async with asyncio.timeout(chunk_seconds):
+                    chunk = await resp.content.readany()
         except TimeoutError:
             raise Reject(504, "upstream_timeout", "OpenClaw stopped sending its reply") from None
         except (aiohttp.ClientError, OSError) as exc:

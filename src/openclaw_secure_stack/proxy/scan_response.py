@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import codecs
 import json
-from collections.abc import AsyncIterable, AsyncIterator, Iterator
+from collections.abc import AsyncIterable, AsyncIterator
 from typing import ClassVar
 
 from openclaw_secure_stack.detect import Detector, TextTooLarge
@@ -31,16 +31,19 @@ RESPONSE_HEADER = "x-oss-response-findings"
 REQUEST_HEADER = "x-oss-request-findings"
 
 
-def strings(value: object) -> Iterator[str]:
-    """Every string inside a parsed JSON value, depth first."""
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from strings(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from strings(item)
+def strings(value: object) -> list[str]:
+    """Every string inside a parsed JSON value, in document order (depth first)."""
+    found: list[str] = []
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            found.append(item)
+        elif isinstance(item, dict):
+            pending.extend(reversed(item.values()))
+        elif isinstance(item, list):
+            pending.extend(reversed(item))
+    return found
 
 
 def event_text(data: bytes) -> str:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from openclaw_secure_stack.proxy.auth import Auth, token_digests
+from openclaw_secure_stack.proxy.auth import Auth, bearer_token, token_digests
 from openclaw_secure_stack.proxy.testing import make_flow
 from openclaw_secure_stack.settings import Settings, SettingsError
 
@@ -158,3 +158,26 @@ def test_unreadable_tokens_file_names_the_setting(tmp_path: Path) -> None:
     """A missing tokens file is a SettingsError naming CLIENT_TOKENS_FILE."""
     with pytest.raises(SettingsError, match="CLIENT_TOKENS_FILE"):
         Auth.from_settings(Settings(_env_file=None, client_tokens_file=tmp_path / "missing"))
+
+
+@pytest.mark.parametrize(
+    ("value", "token"),
+    [
+        ("Bearer abc", "abc"),
+        ("bEaReR   a-b.c_d~e+f/g==", "a-b.c_d~e+f/g=="),
+        ("Bearer", None),
+        ("Bearer ", None),
+        ("Bearer ==", None),
+        ("Bearer a=b", None),
+        ("Bearer a b", None),
+        ("Bearer\tabc", None),
+        ("Basic abc", None),
+        ("Bearerabc", None),
+        ("Bearer \u017fecret", None),  # long s: folds to 's' case-insensitively, still refused
+        ("Bearer abc\u00e9", None),
+        ("B\u0435arer abc", None),  # Cyrillic e
+    ],
+)
+def test_bearer_token_parses_exactly_the_rfc6750_form(value, token):
+    """Only `Bearer` (any case), spaces, then b64token characters with '=' padding at the end."""
+    assert bearer_token(value) == token
