@@ -15,18 +15,15 @@ the model never strips), and carries the model's probability and top n-grams.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
-from bisect import bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from itertools import accumulate
 from typing import Literal
 
 import re2
 
 from openclaw_secure_stack.detect.classifier import Assessment, Classifier
+from openclaw_secure_stack.detect.encoded import decoded_runs
 from openclaw_secure_stack.detect.normalize import collapse, fold, normalize_with_offsets
 from openclaw_secure_stack.detect.prefilter import widen
 from openclaw_secure_stack.detect.rules import Action, Family, Rule, RuleFile
@@ -34,9 +31,6 @@ from openclaw_secure_stack.detect.rules import Action, Family, Rule, RuleFile
 Decision = Literal["reject", "strip", "flag", "pass"]
 ORDER: dict[Decision, int] = {"pass": 0, "flag": 1, "strip": 2, "reject": 3}
 
-# Encoded runs worth decoding: long base64/hex alphabets only (a short run cannot hide a sentence).
-_ENCODED_RUN = re2.compile(rb"[A-Za-z0-9+/]{24,}={0,2}")
-_HEX = re2.compile(rb"(?:[0-9a-fA-F]{2})+")
 _SET_MEMORY = 256 << 20  # RE2 returns "no match" when its DFA runs out of memory: give it room.
 
 
@@ -96,73 +90,6 @@ def strip_spans(text: str, spans: tuple[Span, ...] | list[Span]) -> str:
         cursor = span.end
     parts.append(text[cursor:])
     return "".join(parts)
-
-
-@dataclass(frozen=True)
-class _Decoded:
-    start: int
-    end: int
-    view: Literal["base64", "hex"]
-    text: str
-
-
-_LETTERS = bytes(range(65, 91)) + bytes(range(97, 123))
-_PRINTABLE = bytes(range(32, 127)) + b"\t\n\r"
-
-
-def _readable(raw: bytes) -> str | None:
-    """The decoded text if it reads as text (mostly letters, with spaces), else None."""
-    if raw.isascii():
-        letters = len(raw) - len(raw.translate(None, _LETTERS))
-        printable = len(raw) - len(raw.translate(None, _PRINTABLE))
-        text_length = len(raw)
-        if printable < 0.95 * text_length or letters < 0.6 * text_length or b" " not in raw:
-            return None
-        return raw.decode("ascii")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return None
-    letters = sum(map(str.isalpha, text))
-    printable = sum(c.isprintable() or c.isspace() for c in text)
-    if printable < 0.95 * len(text) or letters < 0.6 * len(text) or " " not in text:
-        return None
-    return text
-
-
-def _decoded_runs(text: str) -> Iterator[_Decoded]:
-    """Base64 and hex runs of `text` that decode to readable text.
-
-    No cap is needed for bounded work: runs do not overlap, decoding is linear, and the decoded
-    text is shorter than the runs, so the extra scanning is at most the size of the input.
-    """
-    encoded = text.encode()
-    same_offsets = len(encoded) == len(text)
-    byte_cursor = char_cursor = 0  # byte offsets to character offsets, decoding each byte once
-    for match in _ENCODED_RUN.finditer(encoded):
-        run: bytes = match.group()
-        view: Literal["base64", "hex"]
-        try:
-            if _HEX.fullmatch(run):
-                raw, view = bytes.fromhex(run.decode()), "hex"
-            else:
-                body = run.rstrip(b"=")
-                raw, view = (
-                    base64.b64decode(body + b"=" * (-len(body) % 4), validate=True),
-                    "base64",
-                )
-        except (ValueError, binascii.Error):
-            continue
-        decoded = _readable(raw)
-        if decoded is None:
-            continue
-        start, end = match.span()
-        if not same_offsets:  # the run itself is ASCII
-            char_cursor += len(encoded[byte_cursor:start].decode())
-            byte_cursor = start
-            start = char_cursor
-            end = start + len(run)
-        yield _Decoded(start, end, view, decoded)
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -267,9 +194,8 @@ class Detector:
         fired_here = [i for i in fired_here if applies(i)]
         # All decoded runs form one text (one set pass, however many runs; a phrase split over
         # two adjacent blobs is caught too); a match maps back to the runs it came from.
-        runs = list(_decoded_runs(text))
-        joined = "\n".join(run.text for run in runs)
-        fired_decoded, joined_normalized = matcher.fired(fold(joined)) if runs else ([], "")
+        runs = decoded_runs(text)
+        fired_decoded, joined_normalized = matcher.fired(fold(runs.text)) if runs else ([], "")
         fired_decoded = [i for i in fired_decoded if applies(i)]
         if not fired_here and not fired_decoded:
             return PASS
@@ -277,13 +203,11 @@ class Detector:
         spans: list[Span] = []
         for rule_id, low, high in self._original_spans(matcher, fired_here, text, normalized):
             spans.append(Span(rule_id, low, high))
-        run_starts = list(accumulate((len(run.text) + 1 for run in runs[:-1]), initial=0))
-        for rule_id, low, high in self._original_spans(
-            matcher, fired_decoded, joined, joined_normalized
-        ):
-            first = runs[bisect_right(run_starts, low) - 1]
-            last = runs[bisect_right(run_starts, high - 1) - 1]
-            spans.append(Span(rule_id, first.start, last.end, first.view))
+        if runs is not None:
+            for rule_id, low, high in self._original_spans(
+                matcher, fired_decoded, runs.text, joined_normalized
+            ):
+                spans.append(Span(rule_id, *runs.original(low, high)))
         fired_rules = {matcher.owner(i) for i in fired_here + fired_decoded}
         decision: Action = max((r.action for r in fired_rules), key=lambda a: ORDER[a])
         unique_spans = sorted(set(spans), key=lambda s: (s.start, s.end, s.rule_id))
@@ -302,7 +226,7 @@ class Detector:
         ]
         if not found:
             return
-        mapped = normalize_with_offsets(text)
+        mapped = normalize_with_offsets(text, covering=max(end for _, (_, end) in found))
         for rule_id, (start, end) in found:
             low, high = mapped.original_span(start, end)
             yield rule_id, low, high

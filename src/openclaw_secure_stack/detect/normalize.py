@@ -362,11 +362,34 @@ class Normalized:
         return int(self.starts[start]), int(self.ends[end - 1])
 
 
-def normalize_with_offsets(text: str) -> Normalized:
+def normalize_with_offsets(text: str, covering: int | None = None) -> Normalized:
     """Same text as `normalize()`, with each character's original span.
 
-    All in numpy passes: each folded character keeps the index of the character it came from;
-    a whitespace run becomes its first character, spanning to the end of its last."""
+    With `covering`, the result may be a prefix of that: the normalized text of a prefix of
+    `text`, at least `covering` characters long (or all of it), so a few spans near the start of
+    a long text are mapped without mapping the whole text. The prefix ends just before a space or
+    a newline: no escape and no fold crosses one, and a whitespace run cut there only loses the
+    space it would collapse into, so every character of the prefix maps exactly as in the whole.
+    """
+    if covering is not None:
+        cut = 2 * covering + 256
+        while cut < len(text):
+            boundaries = [
+                found for found in (text.find(" ", cut), text.find("\n", cut)) if found >= 0
+            ]
+            if not boundaries:
+                break
+            prefix = _offsets(text[: min(boundaries)])
+            if len(prefix.text) >= covering:
+                return prefix
+            cut = 2 * min(boundaries)
+    return _offsets(text)
+
+
+def _offsets(text: str) -> Normalized:
+    """`normalize_with_offsets(text)` of the whole text, all in numpy passes: each folded
+    character keeps the index of the character it came from; a whitespace run becomes its first
+    character, spanning to the end of its last."""
     unescaped = _unescape(text)
     folded, origins = _TABLE.fold(_codes(unescaped.text))
     solid = np.flatnonzero(~_TABLE.is_space[folded])

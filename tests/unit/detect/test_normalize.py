@@ -67,3 +67,23 @@ def test_byte_level_unescape_matches_the_offset_keeping_one(text: str) -> None:
     from openclaw_secure_stack.detect.normalize import _unescape, _unescape_text
 
     assert _unescape_text(text) == _unescape(text).text
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    text=st.text(
+        alphabet=st.sampled_from(list("ab &#%\\x0123456789;lt\n\t\u200b\u0301\ufb03ßIé\u3000 ")),
+        min_size=300,
+        max_size=1500,
+    ),
+    covering=st.integers(0, 400),
+)
+def test_a_covering_prefix_maps_exactly_like_the_whole_text(text: str, covering: int) -> None:
+    """Offsets computed on a prefix cut at a space or newline equal those of the whole text."""
+    whole = normalize_with_offsets(text)
+    prefix = normalize_with_offsets(text, covering=covering)
+    size = len(prefix.text)
+    assert size >= min(covering, len(whole.text))
+    assert prefix.text == whole.text[:size]
+    assert prefix.starts.tolist() == whole.starts[:size].tolist()
+    assert prefix.ends.tolist() == whole.ends[:size].tolist()
