@@ -5,11 +5,15 @@ Each process appends its share of N events to one log (64 MiB rotation, as the d
 prints events / wall time from a common start barrier to the last writer's finish (best of R
 runs, since a shared machine only ever slows a run down) and the writers' CPU time per event
 (user + system, summed over the processes), which load on the machine disturbs much less.
+Then, as the proxy's audit stage would: 32 coroutines on one event loop each write their share,
+either inline (what the proxy does) or through `asyncio.to_thread`, and it prints the CPU time
+per event of both (best of R), to show what a hop to a worker thread costs.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import multiprocessing
 import multiprocessing.queues
 import multiprocessing.synchronize
@@ -24,6 +28,7 @@ from openclaw_secure_stack.audit.testing import TEST_KEY
 from openclaw_secure_stack.audit.verify import verify_chain
 
 ROTATE_BYTES = 64 * 1024 * 1024
+LOOP_TASKS = 32
 EVENT = AuditEvent(
     "proxy.request",
     "allow",
@@ -77,6 +82,32 @@ def run(processes: int, events: int, directory: Path) -> tuple[float, float]:
     return elapsed, cpu
 
 
+def loop_run(events: int, directory: Path, *, threaded: bool) -> float:
+    """Writer CPU seconds for `events` written by 32 coroutines on one event loop."""
+    path = directory / "audit-loop.jsonl"
+    path.unlink(missing_ok=True)
+    log = AuditLog(path, TEST_KEY, ROTATE_BYTES)
+    log.check()
+
+    async def writes(count: int) -> None:
+        for _ in range(count):
+            if threaded:
+                await asyncio.to_thread(log.write, EVENT)
+            else:
+                log.write(EVENT)
+                await asyncio.sleep(0)  # let the others run, as a request would between stages
+
+    async def all_writes() -> None:
+        await asyncio.gather(*(writes(events // LOOP_TASKS) for _ in range(LOOP_TASKS)))
+
+    start = _cpu()
+    asyncio.run(all_writes())
+    cpu = _cpu() - start
+    log.close()
+    assert verify_chain(chain_paths(path), TEST_KEY).records == events // LOOP_TASKS * LOOP_TASKS
+    return cpu
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=40000)
@@ -96,6 +127,12 @@ def main() -> None:
         start = time.perf_counter()
         verify_chain(chain_paths(path), TEST_KEY)
         print(f"verify: {events / (time.perf_counter() - start):,.0f} records/s")
+        for threaded, how in ((False, "inline"), (True, "asyncio.to_thread")):
+            cpu = min(loop_run(events, directory, threaded=threaded) for _ in range(options.repeat))
+            print(
+                f"event loop, {LOOP_TASKS} coroutines, {how}: {cpu / events * 1e6:.0f} us CPU "
+                f"per event (best of {options.repeat})"
+            )
 
 
 if __name__ == "__main__":
