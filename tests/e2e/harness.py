@@ -31,6 +31,7 @@ INSTALL_ROOT = REPO / ".oss-data" / "runtime"
 START_TIMEOUT = 240.0
 STOP_TIMEOUT = 60.0
 REQUEST_TIMEOUT = 120.0
+PROXY_READ_TIMEOUT = 100  # below REQUEST_TIMEOUT, so a slow turn is the proxy's 504
 # Settings `up` could pick up from the developer's shell; the harness decides all of them.
 INHERITED_SETTINGS = (
     "CLIENT_TOKENS",
@@ -152,6 +153,10 @@ class StackHandle:
             INDIRECT_RULES_PATH=str(self.rules_path),
             PROMPT_RULES_PATH=str(REPO / "config" / "prompt-rules.json"),
             QUARANTINE_LIST_PATH=str(self.quarantine_path),
+            # OpenClaw's first agent turn after a start prepares for 13-16 s (its trace: 7-9 s
+            # building the system prompt) on a busy 2-core box; the 30 s default read timeout
+            # then 504s. These tests are about what reaches OpenClaw, not about timeouts.
+            READ_TIMEOUT=str(PROXY_READ_TIMEOUT),
             COLUMNS="200",
         )
         for name, value in overrides.items():
