@@ -191,6 +191,10 @@ class DecodedRuns:
     hex: npt.NDArray[np.bool_]
 
     @cached_property
+    def _ascii(self) -> bool:
+        return self.encoded.isascii()
+
+    @cached_property
     def _char_index(self) -> npt.NDArray[np.intp]:
         """For each byte of `encoded` and its end, the index of the character it starts."""
         raw = np.frombuffer(self.encoded + b"\0", np.uint8)
@@ -202,7 +206,7 @@ class DecodedRuns:
         first = bisect_right(self.offsets, low) - 1
         last = bisect_right(self.offsets, high - 1) - 1
         start, end = int(self.byte_starts[first]), int(self.byte_ends[last])
-        if not self.encoded.isascii():
+        if not self._ascii:
             start, end = int(self._char_index[start]), int(self._char_index[end])
         return start, end, "hex" if self.hex[first] else "base64"
 

@@ -104,21 +104,21 @@ class _CodeTable:
 
     Entries are filled on first sight of a code point (each costs one `fold_char` call, ever),
     the result code first and its length last, so a concurrent reader never sees a length
-    without its code."""
+    without its code. `single` holds the folded code of a code point folding to one character,
+    0 for one that is dropped, and `SEVERAL` (expands) or `UNSEEN` otherwise."""
 
     PENDING = 255
+    SEVERAL = 0xFFFFFFFE
+    UNSEEN = 0xFFFFFFFF
 
     def __init__(self) -> None:
         self.lengths = np.full(sys.maxunicode + 1, self.PENDING, np.uint8)
-        self.single = np.zeros(sys.maxunicode + 1, np.uint32)
+        self.single = np.full(sys.maxunicode + 1, self.UNSEEN, np.uint32)
         self.expansions: dict[int, str] = {}
         self.is_space = np.zeros(sys.maxunicode + 1, np.bool_)
         self.is_space[[ord(char) for char in WHITESPACE]] = True
 
-    def fold(
-        self, codes: npt.NDArray[np.uint32]
-    ) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.intp]]:
-        """The folded codes, and for each the index in `codes` of the code it came from."""
+    def _lengths(self, codes: npt.NDArray[np.uint32]) -> npt.NDArray[np.uint8]:
         lengths = self.lengths[codes]
         pending = lengths == self.PENDING
         if pending.any():
@@ -126,9 +126,26 @@ class _CodeTable:
                 result = _FOLD[code]
                 if len(result) > 1:
                     self.expansions[code] = result
-                self.single[code] = ord(result[0]) if result else 0
+                self.single[code] = (
+                    self.SEVERAL if len(result) > 1 else ord(result) if result else 0
+                )
                 self.lengths[code] = len(result)
             lengths = self.lengths[codes]
+        return lengths
+
+    def fold_codes(self, codes: npt.NDArray[np.uint32]) -> npt.NDArray[np.uint32]:
+        """`fold(codes)[0]` in one table lookup when every code is known and none expands."""
+        folded = self.single[codes]
+        if (folded >= self.SEVERAL).any():
+            return self.fold(codes)[0]
+        kept: npt.NDArray[np.uint32] = folded[folded != 0]
+        return kept
+
+    def fold(
+        self, codes: npt.NDArray[np.uint32]
+    ) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.intp]]:
+        """The folded codes, and for each the index in `codes` of the code it came from."""
+        lengths = self._lengths(codes)
         if lengths.max(initial=0) <= 1:
             kept = np.flatnonzero(lengths)
             return self.single[codes[kept]], kept
@@ -154,7 +171,11 @@ _TABLE = _CodeTable()
 
 
 def _codes(text: str) -> npt.NDArray[np.uint32]:
-    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), np.uint32)
+    if not text:
+        return np.zeros(0, np.uint32)
+    # A one-element string array holds the code points as they are: no encoding pass, and lone
+    # surrogates need no error handler (which "surrogatepass" calls once per surrogate).
+    return np.array([text], f"<U{len(text)}").view(np.uint32)
 
 
 def _text(codes: npt.NDArray[np.uint32]) -> str:
@@ -188,29 +209,33 @@ _CHARREF_FIXES: dict[int, str | None] = {
 }
 _CHARREF_SPECIAL = np.zeros(sys.maxunicode + 2, np.bool_)  # the last entry: out of range
 _CHARREF_SPECIAL[[*_CHARREF_FIXES, sys.maxunicode + 1]] = True
-# Digit values of the bytes of a reference; 255 for '&', '#', 'x', ';'.
-_DIGITS = np.full(256, 255, np.uint8)
-for _digit in "0123456789abcdefABCDEF":
-    _DIGITS[ord(_digit)] = int(_digit, 16)
-# Place values: references have at most 7 decimal or 6 hex digits, so float sums stay exact.
-_POWERS = np.array([[10**place for place in range(7)], [16**place for place in range(7)]])
+# Digit values of the bytes of a reference (a `bytes.translate` table); 255 for '&', '#', 'x', ';'.
+_DIGITS = bytes(int(chr(b), 16) if chr(b) in "0123456789abcdefABCDEF" else 255 for b in range(256))
+_MAX_DIGITS = 7  # `_ESCAPE` admits 7 decimal or 6 hex digits per reference
 
 
 def _numeric_references(token: str) -> str | None:
     """A run of numeric references (`&#105;&#x69`) decoded in numpy passes, exactly as
     `html.unescape` does; None if the run holds a named reference too."""
-    raw = np.frombuffer(token.encode("ascii"), np.uint8)
+    encoded = token.encode("ascii")
+    raw = np.frombuffer(encoded, np.uint8)
     starts = np.flatnonzero(raw == ord("&"))
     if not (raw[starts + 1] == ord("#")).all():
         return None
-    hexadecimal = (raw[starts + 2] | 0x20 == ord("x")).astype(np.intp)
-    values = _DIGITS[raw]
-    digit_at = np.flatnonzero(values != 255)
-    owner = np.cumsum(raw == ord("&"))[digit_at] - 1
-    # Each digit times its base to the power of the digits after it in the same reference.
-    last = np.cumsum(np.bincount(owner, minlength=len(starts)))[owner] - 1
-    weights = values[digit_at] * _POWERS[hexadecimal[owner], last - np.arange(len(digit_at))]
-    numbers = np.bincount(owner, weights=weights, minlength=len(starts)).astype(np.int64)
+    values = np.frombuffer((encoded + b"&" * _MAX_DIGITS).translate(_DIGITS), np.uint8)
+    hexadecimal = raw[starts + 2] | 0x20 == ord("x")
+    base = np.where(hexadecimal, 16, 10)
+    # Horner's rule, one digit place at a time for all references: a reference's digits end at
+    # its ';' or at the next '&' (never a digit).
+    first = starts + 2 + hexadecimal
+    numbers = np.zeros(len(starts), np.int64)
+    going = np.ones(len(starts), np.bool_)
+    for place in range(_MAX_DIGITS):
+        digits = values[first + place]
+        going &= digits != 255
+        if not going.any():
+            break
+        numbers = np.where(going, numbers * base + digits, numbers)
     codes = np.minimum(numbers, sys.maxunicode + 1)
     if not _CHARREF_SPECIAL[codes].any():
         return _text(codes.astype(np.uint32))
@@ -292,7 +317,7 @@ def _fold(text: str) -> str:
     if text.isascii():
         return _fold_ascii(text.encode("ascii"))
     if len(text) - len(text.encode("ascii", "ignore")) > len(text) // 64:
-        return _text(_TABLE.fold(_codes(text))[0])
+        return _text(_TABLE.fold_codes(_codes(text)))
     encoded = text.encode("utf-8", "surrogatepass")
     parts: list[str] = []
     cursor = 0
@@ -339,9 +364,24 @@ def fold(text: str) -> str:
     return _fold(_unescape_text(text))
 
 
+# ASCII whitespace (as `str.isspace` has it) to a space, for collapsing long ASCII texts.
+_ASCII_SPACES = bytes(32 if chr(byte).isspace() else byte for byte in range(128)) + bytes(128)
+_SPLIT_BELOW = 4096
+
+
 def collapse(folded: str) -> str:
-    """Whitespace runs to one space, ends trimmed: `fold()` output to normalized text."""
-    return " ".join(folded.split())
+    """Whitespace runs to one space, ends trimmed: `fold()` output to normalized text.
+
+    Long ASCII texts are collapsed in numpy: `str.split` makes one object per word, several
+    times slower on a megabyte of short words."""
+    if len(folded) < _SPLIT_BELOW or not folded.isascii():
+        return " ".join(folded.split())
+    raw = np.frombuffer(folded.encode("ascii").translate(_ASCII_SPACES), np.uint8)
+    space = raw == ord(" ")
+    kept = ~space
+    kept[1:] |= ~space[:-1]  # a space right after a non-space stands for its whole run
+    collapsed: bytes = raw[kept].tobytes()
+    return collapsed.decode("ascii").strip(" ")
 
 
 def normalize(text: str) -> str:

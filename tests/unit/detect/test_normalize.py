@@ -6,7 +6,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from openclaw_secure_stack.detect.normalize import normalize, normalize_with_offsets
+from openclaw_secure_stack.detect.normalize import collapse, normalize, normalize_with_offsets
 
 
 def test_folds_case_width_homoglyphs_and_whitespace() -> None:
@@ -87,3 +87,13 @@ def test_a_covering_prefix_maps_exactly_like_the_whole_text(text: str, covering:
     assert prefix.text == whole.text[:size]
     assert prefix.starts.tolist() == whole.starts[:size].tolist()
     assert prefix.ends.tolist() == whole.ends[:size].tolist()
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.text(alphabet=st.sampled_from(list("ab ;\t\n\r\x0b\x0c\x1c\x1f")), min_size=1, max_size=300)
+)
+def test_long_ascii_collapse_matches_split_and_join(unit: str) -> None:
+    """The numpy collapse of long ASCII text equals `" ".join(text.split())`."""
+    text = unit * (4096 // len(unit) + 1)
+    assert collapse(text) == " ".join(text.split())
