@@ -8,9 +8,9 @@ moves them. Benign documents are the `documents` source of `eval/corpora.py` (RE
 files of ordinary packages); the 60 KB request is their first 60 KB joined, like `eval/run.py`.
 The hostile shapes are those of `tests/security/detect/test_dos.py`.
 
-With `--against REV`, that revision's `normalize.py`, `prefilter.py` and `engine.py` are loaded
-beside the working tree's (same rules, same classifier module) and every figure is measured for
-both in one run, alternating, so the ratio is fair.
+With `--against REV`, that revision's `normalize.py`, `prefilter.py`, `encoded.py` (if it has one)
+and `engine.py` are loaded beside the working tree's (same rules, same classifier module) and
+every figure is measured for both in one run, alternating, so the ratio is fair.
 """
 
 from __future__ import annotations
@@ -35,28 +35,33 @@ from tests.security.detect.test_dos import SHAPES  # noqa: E402
 from openclaw_secure_stack.detect.rules import load_rules  # noqa: E402
 
 PACKAGE = "openclaw_secure_stack.detect"
-MODULES = ("normalize", "prefilter", "engine")
+MODULES = ("normalize", "prefilter", "encoded", "engine")
 REQUEST_BYTES = 60 * 1024
 
 Detect = Callable[[str, str], object]
 
 
 def _load_revision(revision: str, into: Path) -> ModuleType:
-    """`engine` of `revision`, importing that revision's `normalize` and `prefilter`."""
+    """`engine` of `revision`, importing that revision's other detection modules."""
     prefix = "_baseline_detect"
+    present = []
     for name in MODULES:
-        source = subprocess.run(
+        shown = subprocess.run(
             ["git", "show", f"{revision}:src/openclaw_secure_stack/detect/{name}.py"],
             cwd=ROOT,
-            check=True,
             capture_output=True,
             text=True,
-        ).stdout
+        )
+        if shown.returncode != 0 and name != "engine":
+            continue  # a module that revision did not have yet
+        shown.check_returncode()
+        source = shown.stdout
         for other in MODULES:
             source = source.replace(f"{PACKAGE}.{other} ", f"{prefix}_{other} ")
         (into / f"{prefix}_{name}.py").write_text(source)
+        present.append(name)
     sys.path.insert(0, str(into))
-    for name in MODULES:
+    for name in present:
         spec = importlib.util.spec_from_file_location(
             f"{prefix}_{name}", into / f"{prefix}_{name}.py"
         )

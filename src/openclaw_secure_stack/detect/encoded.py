@@ -6,10 +6,11 @@ otherwise (a length of 4k+1 is not base64), and keeps the runs whose decoded byt
 ASCII with at least 95% printable bytes, 60% letters and a space, or UTF-8 with the same shares of
 characters. The kept texts are joined by "\\n" into one text, so one set pass scans them all.
 
-Speed: an attacker can fill a megabyte with tens of thousands of runs, so nothing runs per run in
-Python once there are more than a few: runs are located with `bytes.find` (sparse) or numpy
-(dense), decoded through digit tables, and every run's UTF-8 is decoded in one call with a 0xFF
-byte (never valid UTF-8) after each run, so a run's invalid bytes stay inside it.
+Speed: an attacker can fill a megabyte with tens of thousands of runs, so past a few runs
+nothing runs per run in Python: the rest of the runs are located with numpy, decoded in C calls
+and digit tables, and every run's UTF-8 is decoded in one call with a 0xFF byte (never valid
+UTF-8) after each run, so a run's invalid bytes stay inside it. Ordinary text has few runs (long
+identifiers, hashes); those are decoded one by one, which costs less than numpy's fixed costs.
 """
 
 from __future__ import annotations
@@ -19,21 +20,25 @@ import sys
 from bisect import bisect_right
 from dataclasses import dataclass
 from functools import cached_property
-from itertools import compress
+from itertools import accumulate, compress
 from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
 
 MIN_RUN = 24
-# Runs located one `bytes.find` at a time before switching to numpy for the rest of the text.
+# Runs located and decoded one at a time before numpy takes over.
 _FEW_RUNS = 32
 _ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 # The text translated to "a" for alphabet bytes and " " for the rest, so C searches find runs.
 _MASK = bytes(ord("a") if byte in _ALPHABET else ord(" ") for byte in range(256))
 _LONG = b"a" * MIN_RUN
-_SIXBITS = np.array([_ALPHABET.find(byte) % 256 for byte in range(256)], np.uint8)
-_NOT_HEX = bytes(byte not in b"0123456789abcdefABCDEF" for byte in range(256))
+_SIXBIT_BYTES = bytes(_ALPHABET.find(byte) % 256 for byte in range(256))  # 255: not base64
+_SIXBITS = np.frombuffer(_SIXBIT_BYTES, np.uint8)
+_HEX_DIGITS = b"0123456789abcdefABCDEF"
+_NOT_HEX = bytes(byte not in _HEX_DIGITS for byte in range(256))
+_LETTERS = bytes(range(65, 91)) + bytes(range(97, 123))
+_ASCII_PRINTABLE_BYTES = bytes(range(32, 127)) + b"\t\n\r"
 _SEPARATOR = 0xFF
 _SEPARATOR_CODE = 0xDC00 + _SEPARATOR  # what "surrogateescape" makes of it
 
@@ -112,6 +117,7 @@ def _run_bounds(mask: bytes) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]
     found = np.array(starts, np.intp), np.array(ends, np.intp)
     if position < 0:
         return found
+    # More than a few: the rest in numpy passes.
     alphabet = np.frombuffer(mask, np.uint8)[position:] == ord("a")
     edges = np.flatnonzero(np.diff(alphabet, prepend=False, append=False)) + position
     rest_starts, rest_ends = edges[0::2], edges[1::2]
@@ -137,9 +143,18 @@ def _inside(
     return np.repeat(values, counts)
 
 
-def _a2b_base64(data: bytes) -> bytes:
-    # Only whole quads of the alphabet: strict mode decodes the same, faster.
-    return binascii.a2b_base64(data, strict_mode=True)
+def _a2b_base64(data: bytes) -> npt.NDArray[np.uint8]:
+    """Whole quads of the base64 alphabet decoded (`binascii` is a slower byte loop)."""
+    quads = np.frombuffer(data.translate(_SIXBIT_BYTES), np.uint8).reshape(-1, 4)
+    decoded = np.empty((len(quads), 3), np.uint8)
+    decoded[:, 0] = (quads[:, 0] << 2) | (quads[:, 1] >> 4)
+    decoded[:, 1] = (quads[:, 1] << 4) | (quads[:, 2] >> 2)  # uint8: high bits fall off
+    decoded[:, 2] = (quads[:, 2] << 6) | quads[:, 3]
+    return decoded.reshape(-1)
+
+
+def _a2b_hex(data: bytes) -> npt.NDArray[np.uint8]:
+    return np.frombuffer(binascii.a2b_hex(data), np.uint8)
 
 
 def _decode(
@@ -160,12 +175,12 @@ def _decode(
     sizes = np.where(base64, 3 * lengths // 4, wholes)
     slots = _exclusive_cumsum(sizes + 1)
     joined = np.empty(int(slots[-1] + sizes[-1] + 1), np.uint8)
-    for chosen, decode in ((base64, _a2b_base64), (is_hex, binascii.a2b_hex)):
+    for chosen, decode in ((base64, _a2b_base64), (is_hex, _a2b_hex)):
         if chosen.any():
             run_starts = starts[chosen]
             run_ends = run_starts + lengths[chosen] - tails[chosen]
             encoded = raw[_inside(len(raw), run_starts, run_ends)].tobytes()
-            decoded = np.frombuffer(decode(encoded), np.uint8)
+            decoded = decode(encoded)
             joined[_inside(len(joined), slots[chosen], slots[chosen] + wholes[chosen])] = decoded
     left = np.flatnonzero(tails >= 2)
     if len(left):
@@ -211,6 +226,57 @@ class DecodedRuns:
         return start, end, "hex" if self.hex[first] else "base64"
 
 
+def _readable(raw: bytes) -> str | None:
+    """The decoded run as text if it reads as text (one run; `decoded_runs` does many at once)."""
+    if raw.isascii():
+        letters = len(raw) - len(raw.translate(None, _LETTERS))
+        printable = len(raw) - len(raw.translate(None, _ASCII_PRINTABLE_BYTES))
+        if printable < 0.95 * len(raw) or letters < 0.6 * len(raw) or b" " not in raw:
+            return None
+        return raw.decode("ascii")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    # Counted through the flags table: one run may hold a megabyte of characters.
+    flags = _code_flags(np.array([text], f"<U{len(text)}").view(np.uint32))
+    letters = int(np.count_nonzero(flags & _ALPHA))
+    printable = int(np.count_nonzero(flags & (_PRINTABLE | _ODD_SPACE)))  # isprintable or isspace
+    if printable < 0.95 * len(text) or letters < 0.6 * len(text) or " " not in text:
+        return None
+    return text
+
+
+def _few_decoded_runs(encoded: bytes, starts: list[int], ends: list[int]) -> DecodedRuns | None:
+    """`decoded_runs` for a few runs, one at a time."""
+    texts: list[str] = []
+    kept: list[tuple[int, int, bool]] = []
+    for start, end in zip(starts, ends, strict=True):
+        run = encoded[start:end]
+        equals = len(encoded[end : end + 2]) - len(encoded[end : end + 2].lstrip(b"="))
+        is_hex = not equals and len(run) % 2 == 0 and not run.translate(None, _HEX_DIGITS)
+        if is_hex:
+            raw = binascii.a2b_hex(run)
+        elif len(run) % 4 == 1:
+            continue
+        else:
+            raw = binascii.a2b_base64(run + b"=" * (-len(run) % 4), strict_mode=True)
+        decoded = _readable(raw)
+        if decoded is not None:
+            texts.append(decoded)
+            kept.append((start, end + equals, is_hex))
+    if not texts:
+        return None
+    return DecodedRuns(
+        text="\n".join(texts),
+        encoded=encoded,
+        offsets=list(accumulate((len(text) + 1 for text in texts[:-1]), initial=0)),
+        byte_starts=np.array([start for start, _, _ in kept], np.intp),
+        byte_ends=np.array([end for _, end, _ in kept], np.intp),
+        hex=np.array([is_hex for _, _, is_hex in kept], np.bool_),
+    )
+
+
 def decoded_runs(text: str) -> DecodedRuns | None:
     """The runs of `text` that decode to readable text, or None if there are none.
 
@@ -220,6 +286,8 @@ def decoded_runs(text: str) -> DecodedRuns | None:
     starts, ends = _run_bounds(encoded.translate(_MASK))
     if not len(starts):
         return None
+    if len(starts) <= _FEW_RUNS:
+        return _few_decoded_runs(encoded, starts.tolist(), ends.tolist())
     padded = encoded + b"\0\0"  # two more bytes for "=" lookups
     raw = np.frombuffer(padded, np.uint8)
     equals = (raw[ends] == ord("=")).astype(np.intp)
