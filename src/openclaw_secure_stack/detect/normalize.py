@@ -293,11 +293,11 @@ def _unescape(text: str) -> _Unescaped:
     cursor = 0
     length = 0
     for match in _ESCAPE.finditer(text):
-        token = match.group()
+        start, end = match.span()
+        token = text[start:end]
         decoded = _decode_escape(token)
         if decoded == token:
             continue
-        start, end = match.span()
         parts.append(text[cursor:start])
         length += start - cursor
         starts.append(length)
@@ -346,13 +346,14 @@ def _unescape_text(text: str) -> str:
     parts: list[str] = []
     cursor = 0
     for match in _ESCAPE_BYTES.finditer(encoded):
-        token = match.group().decode("ascii")
+        start, end = match.span()  # one call: the wrapper's group() costs several
+        token = encoded[start:end].decode("ascii")
         decoded = _decode_escape(token)
         if decoded == token:
             continue
-        parts.append(encoded[cursor : match.start()].decode("utf-8", "surrogatepass"))
+        parts.append(encoded[cursor:start].decode("utf-8", "surrogatepass"))
         parts.append(decoded)
-        cursor = match.end()
+        cursor = end
     if not parts:
         return text
     parts.append(encoded[cursor:].decode("utf-8", "surrogatepass"))
