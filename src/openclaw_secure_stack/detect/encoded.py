@@ -1,4 +1,4 @@
-"""Base64 and hex runs embedded in text, decoded when they read as text, all in numpy passes.
+"""Base64 and hex runs embedded in text, decoded when they read as text.
 
 `decoded_runs(text)` finds every run of 24 or more base64-alphabet characters (`[A-Za-z0-9+/]`,
 plus up to two `=`), decodes it as hex when it is an even run of hex digits and as base64
@@ -260,7 +260,7 @@ def _few_decoded_runs(encoded: bytes, starts: list[int], ends: list[int]) -> Dec
         elif len(run) % 4 == 1:
             continue
         else:
-            raw = binascii.a2b_base64(run + b"=" * (-len(run) % 4), strict_mode=True)
+            raw = binascii.a2b_base64(run + b"=" * (-len(run) % 4))
         decoded = _readable(raw)
         if decoded is not None:
             texts.append(decoded)

@@ -3,7 +3,8 @@
 `Detector.detect(text, kind)` is pure (no I/O) and linear in the size of the text:
 1. fold the text (`normalize.fold`) and run one `re2.Set` of widened patterns over it
    (`prefilter`), then confirm the candidates exactly on the normalized text;
-2. find embedded base64 and hex runs that decode to readable text, and run the set over those;
+2. find embedded base64 and hex runs that decode to readable text (`encoded`), and run the set
+   over those;
 3. only if something fired, compute original spans (normalization keeps an offset map) by running
    the individual patterns that fired.
 The verdict is the strongest action among the rules that fired (reject > strip > flag > pass);
