@@ -13,9 +13,10 @@ references (`&#105;`, `&lt;`), URL escapes (`%69`), and `\\xNN` / `\\uNNNN` runs
 string plus, for each normalized character, the original span it came from; it only runs when a
 rule has fired and spans are needed. A property test keeps the two identical.
 
-Speed: no Python loop runs per character or per escape. ASCII is folded with `bytes.lower` and
-`bytes.translate`; text dense in other characters through a numpy table of every code point's
-fold (`_CodeTable`); escape runs are decoded whole (`bytes.fromhex`, numpy for `&#...;`).
+Speed: no Python loop runs per character or per escape. ASCII text is folded with `bytes.lower`
+and `bytes.translate`, any other text through a numpy table of every code point's fold
+(`_CodeTable`); escape runs are decoded whole (`bytes.fromhex`, numpy for `&#...;`); long ASCII
+texts are collapsed in numpy.
 """
 
 from __future__ import annotations
@@ -182,10 +183,6 @@ def _text(codes: npt.NDArray[np.uint32]) -> str:
     return codes.tobytes().decode("utf-32-le", "surrogatepass")
 
 
-_LATIN1 = re2.Options()  # match raw bytes, not UTF-8
-_LATIN1.encoding = re2.Options.Encoding.LATIN1
-# Non-ASCII runs located in the UTF-8 bytes: RE2 scans fast, the ASCII between them is untouched.
-_NON_ASCII_BYTES = re2.compile(rb"[\x80-\xff]+", _LATIN1)
 # ASCII control characters (other than whitespace) are dropped like other invisible characters.
 _ASCII_DROPPED = bytes([*range(0x00, 0x09), *range(0x0E, 0x1C), 0x7F])
 
@@ -312,22 +309,11 @@ def _unescape(text: str) -> _Unescaped:
 
 
 def _fold(text: str) -> str:
-    # Work on bytes where possible: bytes.lower() and bytes.translate() touch only ASCII and run
-    # in C, several times faster than the same on a str that holds non-ASCII characters.
+    # ASCII text as bytes: bytes.lower() and bytes.translate() run in C, several times faster
+    # than the same on a str. Any other text through the code point table, in numpy passes.
     if text.isascii():
         return _fold_ascii(text.encode("ascii"))
-    if len(text) - len(text.encode("ascii", "ignore")) > len(text) // 64:
-        return _text(_TABLE.fold_codes(_codes(text)))
-    encoded = text.encode("utf-8", "surrogatepass")
-    parts: list[str] = []
-    cursor = 0
-    for match in _NON_ASCII_BYTES.finditer(encoded):
-        start, end = match.span()
-        parts.append(_fold_ascii(encoded[cursor:start]))
-        parts.append(encoded[start:end].decode("utf-8", "surrogatepass").translate(_FOLD))
-        cursor = end
-    parts.append(_fold_ascii(encoded[cursor:]))
-    return "".join(parts)
+    return _text(_TABLE.fold_codes(_codes(text)))
 
 
 def _fold_ascii(raw: bytes) -> str:
