@@ -11,7 +11,10 @@ the text is NFKC-normalised, case-folded and its whitespace collapsed; then char
 5-grams and word 1- and 2-grams are hashed with a polynomial hash finished by murmur3's 64-bit
 mixer into `2**hash_bits` buckets; a text is the set of its buckets, L2-normalised. Hashing is
 vectorised with numpy (no Python loop per n-gram), which is what makes 1 KB cost about 0.1 ms;
-scikit-learn is needed only to train.
+scikit-learn is needed only to train. On a chat message the cost is the fixed price of each
+numpy call, not the arithmetic, so scoring makes few of them, and a window of at most
+`SHORT_CHARS` normalised characters ("ping", "thanks!") is hashed with Python ints instead: the
+same arithmetic modulo 2**64, so the same buckets (a property test holds the two paths equal).
 
 Long texts are scored in windows of `WINDOW` characters (overlapping by half) and the highest
 window wins, so an instruction buried in a long paste is not diluted away; texts longer than
@@ -21,11 +24,14 @@ and memory.
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import itertools
 import json
 import math
 import unicodedata
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -39,6 +45,7 @@ WINDOW = 2048
 MAX_CHARS = 256 * 1024
 CHAR_NGRAMS = (2, 3, 4, 5)
 TOP_NGRAMS = 5
+SHORT_CHARS = 20  # normalised windows up to this long are hashed in pure Python (faster there)
 FINDING_RULE = "classifier"  # the rule name the model's flags and rejections are reported under
 
 _U64 = np.uint64
@@ -53,6 +60,16 @@ _SEEDS = {
 }
 _SEED_WORD = 0x27D4EB2F165667C5
 _SEED_BIGRAM = 0x85EBCA77C2B2AE63
+_FMIX1 = 0xFF51AFD7ED558CCD
+_FMIX2 = 0xC4CEB9FE1A85EC53
+# numpy scalars made once: building them costs more than the arithmetic on a short text.
+_U64_PRIME = _U64(_PRIME)
+_U64_33 = _U64(33)
+_U64_FMIX1 = _U64(_FMIX1)
+_U64_FMIX2 = _U64(_FMIX2)
+_EMPTY = np.zeros(0, dtype=np.int64)
+_IS_WORD = np.zeros(129, dtype=bool)  # by code point, everything from 128 up as 128
+_IS_WORD[[*range(48, 58), *range(97, 123), 95, 128]] = True
 
 ModelDecision = Literal["reject", "flag", "pass"]
 Codepoints = npt.NDArray[np.uint64]
@@ -75,11 +92,17 @@ class Score:
 
 @dataclass(frozen=True, slots=True)
 class Assessment:
-    """A score and the action the thresholds give it: what a detection verdict carries."""
+    """A score and the action the thresholds give it: what a detection verdict carries.
+
+    The explanation is computed on first use: the proxy only needs probability and decision."""
 
     probability: float
-    top_ngrams: tuple[str, ...]
     decision: ModelDecision
+    explain: Callable[[], tuple[str, ...]] = field(repr=False, compare=False)
+
+    @property
+    def top_ngrams(self) -> tuple[str, ...]:
+        return self.explain()
 
     def to_record(self) -> dict[str, object]:
         return {
@@ -97,15 +120,24 @@ def _codepoints(text: str) -> Codepoints:
     return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype="<u4").astype(_U64)
 
 
-def _mix(hashes: Codepoints, seed: int) -> Codepoints:
-    """murmur3 fmix64 over `hashes ^ seed` (uint64 arithmetic wraps, as intended)."""
-    h = hashes ^ _U64(seed)
-    h ^= h >> _U64(33)
-    h *= _U64(0xFF51AFD7ED558CCD)
-    h ^= h >> _U64(33)
-    h *= _U64(0xC4CEB9FE1A85EC53)
-    h ^= h >> _U64(33)
+def _mix(hashes: Codepoints, seeds: Codepoints) -> Codepoints:
+    """murmur3 fmix64 over `hashes ^ seeds` (uint64 arithmetic wraps, as intended)."""
+    h = hashes ^ seeds
+    h ^= h >> _U64_33
+    h *= _U64_FMIX1
+    h ^= h >> _U64_33
+    h *= _U64_FMIX2
+    h ^= h >> _U64_33
     return h
+
+
+def _mix_int(value: int) -> int:
+    """`_mix` of one value already xored with its seed, in Python ints masked to 64 bits."""
+    value ^= value >> 33
+    value = (value * _FMIX1) & _MASK64
+    value ^= value >> 33
+    value = (value * _FMIX2) & _MASK64
+    return value ^ (value >> 33)
 
 
 def _powers(base: int, count: int) -> Codepoints:
@@ -116,6 +148,20 @@ def _powers(base: int, count: int) -> Codepoints:
         powers[1:] = _U64(base)
         np.multiply.accumulate(powers, out=powers)
     return powers
+
+
+# Tables for any window whose normalised text is not much longer than the window (NFKC can
+# lengthen it); longer ones compute their own.
+_TABLE_SIZE = 2 * WINDOW
+_ARANGE = np.arange(_TABLE_SIZE, dtype=np.int64)
+_POWERS = _powers(_PRIME, _TABLE_SIZE)
+_INVERSE_POWERS = _powers(_PRIME_INVERSE, _TABLE_SIZE)
+for _table in (_ARANGE, _POWERS, _INVERSE_POWERS, _EMPTY):
+    _table.flags.writeable = False  # shared by every call (views are handed out)
+
+
+def _cached_powers(table: Codepoints, base: int, count: int) -> Codepoints:
+    return table[:count] if count <= len(table) else _powers(base, count)
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,62 +177,143 @@ class NGrams:
 def ngrams(text: str) -> NGrams:
     """Character 2-5-grams and word 1-2-grams of an already normalised text."""
     chars = _codepoints(text)
-    size = len(chars)
-    hashes, starts, ends = [], [], []
-    with np.errstate(over="ignore"):
-        # h_n[i] = sum(chars[i + k] * P**(n - 1 - k)), so h_(n+1)[i] = h_n[i] * P + chars[i + n].
-        rolling = chars
-        for n in range(2, CHAR_NGRAMS[-1] + 1):
-            count = size - n + 1
-            if count <= 0:
-                break
-            rolling = rolling[:count] * _U64(_PRIME) + chars[n - 1 :]
-            if n not in CHAR_NGRAMS:
-                continue
-            hashes.append(_mix(rolling, _SEEDS[n]))
-            starts.append(np.arange(count, dtype=np.int64))
-            ends.append(starts[-1] + n)
-        first_word = sum(len(h) for h in hashes)
-        word = _word_hashes(chars)
-        if word is not None:
-            word_hashes, word_starts, word_ends = word
-            hashes.append(_mix(word_hashes, _SEED_WORD))
-            starts.append(word_starts)
-            ends.append(word_ends)
-            if len(word_hashes) > 1:
-                pairs = word_hashes[:-1] * _U64(_PRIME) + word_hashes[1:]
-                hashes.append(_mix(pairs, _SEED_BIGRAM))
-                starts.append(word_starts[:-1])
-                ends.append(word_ends[1:])
-    if not hashes:
-        empty = np.zeros(0, dtype=np.int64)
-        return NGrams(np.zeros(0, dtype=_U64), empty, empty, 0)
-    return NGrams(np.concatenate(hashes), np.concatenate(starts), np.concatenate(ends), first_word)
+    rolling = _char_hashes(chars)
+    word = _word_hashes(chars)
+    mixed = _mixed(rolling, word)
+    if not len(mixed):
+        return NGrams(mixed, _EMPTY, _EMPTY, 0)
+    starts = [_positions(len(part)) for _, part in rolling]
+    ends = [start + n for start, (n, _) in zip(starts, rolling, strict=True)]
+    if word is not None:
+        _, word_starts, word_ends = word
+        starts += [word_starts, word_starts[:-1]]
+        ends += [word_ends, word_ends[1:]]
+    first_word = sum(len(part) for _, part in rolling)
+    return NGrams(mixed, np.concatenate(starts), np.concatenate(ends), first_word)
 
 
-def _word_hashes(
-    chars: Codepoints,
-) -> tuple[Codepoints, npt.NDArray[np.int64], npt.NDArray[np.int64]] | None:
+def hashes(text: str) -> Codepoints:
+    """`ngrams(text).hashes` without the positions, which only the explanation needs."""
+    chars = _codepoints(text)
+    return _mixed(_char_hashes(chars), _word_hashes(chars))
+
+
+def _char_hashes(chars: Codepoints) -> list[tuple[int, Codepoints]]:
+    """Unmixed polynomial hash of every character n-gram, per n."""
+    found = []
+    # h_n[i] = sum(chars[i + k] * P**(n - 1 - k)), so h_(n+1)[i] = h_n[i] * P + chars[i + n].
+    rolling = chars
+    for n in range(2, CHAR_NGRAMS[-1] + 1):
+        count = len(chars) - n + 1
+        if count <= 0:
+            break
+        rolling = rolling[:count] * _U64_PRIME + chars[n - 1 :]
+        if n in CHAR_NGRAMS:
+            found.append((n, rolling))
+    return found
+
+
+def _mixed(rolling: list[tuple[int, Codepoints]], word: _Words | None) -> Codepoints:
+    """Every n-gram hash mixed with its kind's seed, in one `_mix` call.
+
+    Each numpy call costs more than the arithmetic on a chat message: fewer calls is what
+    keeps short texts cheap."""
+    parts = [part for _, part in rolling]
+    seeds = [_SEEDS[n] for n, _ in rolling]
+    if word is not None:
+        words = word[0]
+        parts += [words, words[:-1] * _U64_PRIME + words[1:]]
+        seeds += [_SEED_WORD, _SEED_BIGRAM]
+    if not parts:
+        return np.zeros(0, dtype=_U64)
+    counts = [len(part) for part in parts]
+    return _mix(np.concatenate(parts), np.repeat(np.array(seeds, dtype=_U64), counts))
+
+
+def _positions(count: int) -> npt.NDArray[np.int64]:
+    """0 .. count - 1 (a view of a shared array when short enough)."""
+    if count <= len(_ARANGE):
+        return _ARANGE[:count]
+    return np.arange(count, dtype=np.int64)
+
+
+_Words = tuple[Codepoints, npt.NDArray[np.int64], npt.NDArray[np.int64]]
+
+
+def _word_hashes(chars: Codepoints) -> _Words | None:
     """Polynomial hash of each word (a run of letters, digits, '_' or any non-ASCII character)."""
-    is_word = (
-        ((chars >= 48) & (chars <= 57))
-        | ((chars >= 97) & (chars <= 122))
-        | (chars == 95)
-        | (chars > 127)
-    )
-    positions = np.flatnonzero(is_word)
-    if not len(positions):
+    padded = np.zeros(len(chars) + 2, dtype=bool)
+    padded[1:-1] = _IS_WORD[np.minimum(chars, 128)]
+    # Runs alternate, so where padded changes is start, end, start, end, ...
+    bounds = (padded[1:] != padded[:-1]).nonzero()[0]
+    if not len(bounds):
         return None
-    previous = np.concatenate(([False], is_word[:-1]))
-    following = np.concatenate((is_word[1:], [False]))
-    word_starts = np.flatnonzero(is_word & ~previous)
-    word_ends = np.flatnonzero(is_word & ~following) + 1
-    # sum(c[i] * P**i) over a word, then * P**-start: the word's hash wherever it occurs.
-    weighted = chars[positions] * _powers(_PRIME, len(chars))[positions]
-    segment = np.searchsorted(positions, word_starts)
-    sums = np.add.reduceat(weighted, segment)
-    hashes = sums * _powers(_PRIME_INVERSE, len(chars))[word_starts]
-    return hashes, word_starts.astype(np.int64), word_ends.astype(np.int64)
+    word_starts, word_ends = bounds[::2], bounds[1::2]
+    # prefix[i] = sum(c[j] * P**j for j < i), so a word's sum is a difference of two prefixes
+    # (exact modulo 2**64), then * P**-start: the word's hash wherever it occurs.
+    prefix = np.zeros(len(chars) + 1, dtype=_U64)
+    np.cumsum(chars * _cached_powers(_POWERS, _PRIME, len(chars)), out=prefix[1:])
+    sums = prefix[word_ends] - prefix[word_starts]
+    inverse = _cached_powers(_INVERSE_POWERS, _PRIME_INVERSE, len(chars))
+    return sums * inverse[word_starts], word_starts, word_ends
+
+
+ShortNGrams = tuple[list[int], list[int], list[int], int]  # NGrams' fields as Python lists
+
+
+def short_ngrams(text: str) -> ShortNGrams:
+    """`ngrams` computed with Python ints: identical values, cheaper for a short text."""
+    chars = [ord(char) for char in text]
+    hashes: list[int] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    rolling = chars
+    for n in range(2, CHAR_NGRAMS[-1] + 1):
+        count = len(chars) - n + 1
+        if count <= 0:
+            break
+        rolling = [
+            (h * _PRIME + c) & _MASK64 for h, c in zip(rolling, chars[n - 1 :], strict=False)
+        ]
+        if n in CHAR_NGRAMS:
+            seed = _SEEDS[n]
+            hashes += [_mix_int(h ^ seed) for h in rolling]
+            starts += range(count)
+            ends += range(n, count + n)
+    first_word = len(hashes)
+    words: list[int] = []
+    word_starts: list[int] = []
+    word_ends: list[int] = []
+    for index, char in enumerate(chars):
+        if 48 <= char <= 57 or 97 <= char <= 122 or char == 95 or char > 127:
+            if not word_ends or word_ends[-1] != index:
+                words.append(0)
+                word_starts.append(index)
+                word_ends.append(index)
+                power = 1
+            words[-1] = (words[-1] + char * power) & _MASK64
+            power = (power * _PRIME) & _MASK64
+            word_ends[-1] = index + 1
+    hashes += [_mix_int(h ^ _SEED_WORD) for h in words]
+    hashes += [
+        _mix_int(((a * _PRIME + b) & _MASK64) ^ _SEED_BIGRAM) for a, b in itertools.pairwise(words)
+    ]
+    return (
+        hashes,
+        starts + word_starts + word_starts[:-1],
+        ends + word_ends + word_ends[1:],
+        first_word,
+    )
+
+
+def as_ngrams(short: ShortNGrams) -> NGrams:
+    hashes, starts, ends, first_word = short
+    return NGrams(
+        np.array(hashes, dtype=_U64),
+        np.array(starts, dtype=np.int64),
+        np.array(ends, dtype=np.int64),
+        first_word,
+    )
 
 
 def buckets(grams: NGrams, hash_bits: int) -> Buckets:
@@ -311,27 +438,39 @@ class Classifier:
         return "flag" if probability >= self.flag_threshold else "pass"
 
     def assess(self, text: str) -> Assessment:
-        score = self.score(text)
-        return Assessment(score.probability, score.top_ngrams, self.decide(score.probability))
+        """Probability and decision now; the explanation when `top_ngrams` is first read."""
+        logit, explain = self._best(text)
+        probability = _sigmoid(logit)
+        return Assessment(probability, self.decide(probability), functools.cache(explain))
 
     def probability(self, text: str) -> float:
         """The highest window probability; cheaper than `score` (no explanation)."""
-        return _sigmoid(max(self._window(piece)[0] for piece in windows(text)))
+        return _sigmoid(self._best(text)[0])
 
     def score(self, text: str) -> Score:
-        best = max((self._window(piece) for piece in windows(text)), key=lambda found: found[0])
-        logit, normalized, grams = best
-        return Score(_sigmoid(logit), self._explain(normalized, grams))
+        logit, explain = self._best(text)
+        return Score(_sigmoid(logit), explain())
 
-    def _window(self, text: str) -> tuple[float, str, NGrams]:
-        """Logit of one window, with its normalised text and n-grams for the explanation."""
+    def _best(self, text: str) -> tuple[float, Callable[[], tuple[str, ...]]]:
+        """The highest window logit, and how to explain that window."""
+        return max((self._window(piece) for piece in windows(text)), key=lambda found: found[0])
+
+    def _window(self, text: str) -> tuple[float, Callable[[], tuple[str, ...]]]:
+        """Logit of one window, and how to explain it (deferred: most callers never ask)."""
         normalized = normalize(text)
-        grams = ngrams(normalized)
-        present = distinct(buckets(grams, self.hash_bits))
+        if len(normalized) <= SHORT_CHARS:
+            short = short_ngrams(normalized)
+            shift = 64 - self.hash_bits
+            present = np.array(sorted({h >> shift for h in short[0]}), dtype=np.int64)
+            explain = lambda: self._explain(normalized, as_ngrams(short))  # noqa: E731
+        else:
+            shifted = hashes(normalized) >> _U64(64 - self.hash_bits)
+            present = distinct(shifted.astype(np.int64))
+            explain = lambda: self._explain(normalized, ngrams(normalized))  # noqa: E731
         if not len(present):
-            return self.bias, normalized, grams
+            return self.bias, explain
         total = float(self.weights[present].sum(dtype=np.float64))
-        return total / math.sqrt(len(present)) + self.bias, normalized, grams
+        return total / math.sqrt(len(present)) + self.bias, explain
 
     def _explain(self, normalized: str, grams: NGrams) -> tuple[str, ...]:
         """The words and word pairs with the most positive weights (what pushed toward injection).

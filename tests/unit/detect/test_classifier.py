@@ -4,22 +4,32 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import shutil
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from openclaw_secure_stack.audit.sink import CapturingSink
 from openclaw_secure_stack.detect import Detector, RulesError, load_detector
+from openclaw_secure_stack.detect import classifier as classifier_module
 from openclaw_secure_stack.detect.classifier import (
+    SHORT_CHARS,
     WINDOW,
     Classifier,
     ClassifierError,
+    NGrams,
+    as_ngrams,
     buckets,
     features,
+    hashes,
     ngrams,
     normalize,
+    short_ngrams,
     windows,
 )
 from openclaw_secure_stack.detect.engine import ORDER
@@ -138,6 +148,60 @@ def test_word_hash_does_not_depend_on_position() -> None:
     first_words = set(buckets(first, 20)[first.first_word :].tolist())
     second_words = set(buckets(second, 20)[second.first_word :].tolist())
     assert len(first_words & second_words) == 1
+
+
+# Short chat-like text: ASCII words and punctuation, accented and CJK letters, compatibility
+# forms NFKC rewrites, emoji, lone surrogates (which `_codepoints` passes through).
+SHORT_TEXT = st.text(
+    st.one_of(
+        st.sampled_from("ab z_09 .,!?'\t\n"),
+        st.characters(codec="utf-8"),
+        st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF),
+    ),
+    max_size=3 * SHORT_CHARS,
+)
+
+
+def _same_ngrams(found: NGrams, expected: NGrams) -> bool:
+    return (
+        found.first_word == expected.first_word
+        and found.hashes.dtype == expected.hashes.dtype
+        and np.array_equal(found.hashes, expected.hashes)
+        and np.array_equal(found.starts, expected.starts)
+        and np.array_equal(found.ends, expected.ends)
+    )
+
+
+@settings(max_examples=400, deadline=None)
+@given(text=SHORT_TEXT)
+def test_python_and_numpy_hashing_agree(text: str) -> None:
+    """The pure-Python short path and the numpy path compute the same n-grams, bit for bit."""
+    normalized = normalize(text)
+    expected = ngrams(normalized)
+    assert _same_ngrams(as_ngrams(short_ngrams(normalized)), expected)
+    assert np.array_equal(hashes(normalized), expected.hashes)
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=SHORT_TEXT)
+def test_short_path_scores_exactly_like_numpy(classifier: Classifier, text: str) -> None:
+    """Whichever path hashes a window, probability, decision and explanation are identical, and
+    the probability is the one `features()`, the function training uses, gives."""
+    present = features(text, classifier.hash_bits)
+    logit = classifier.bias
+    if len(present):
+        total = float(classifier.weights[present].sum(dtype=np.float64))
+        logit += total / math.sqrt(len(present))
+    results = []
+    for limit in (-1, 10 * SHORT_CHARS):  # everything numpy, then everything pure Python
+        with mock.patch.object(classifier_module, "SHORT_CHARS", limit):
+            assessed = classifier.assess(text)
+            score = classifier.score(text)
+            assert classifier.probability(text) == score.probability == assessed.probability
+            assert score.top_ngrams == assessed.top_ngrams
+            results.append((assessed.probability, assessed.decision, assessed.top_ngrams))
+    assert results[0] == results[1]
+    assert results[0][0] == classifier_module._sigmoid(logit)
 
 
 def test_features_are_normalised() -> None:
