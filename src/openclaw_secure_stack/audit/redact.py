@@ -43,6 +43,11 @@ def _redact_entry(key: str, value: object) -> object:
 
 
 def _redact_value(value: object) -> object:
+    # Plain text and numbers first: most detail values are, and the Mapping check is an ABC's.
+    if type(value) is str:
+        return REDACTED if _is_credential(value) else value
+    if value is None or type(value) is int or type(value) is bool:
+        return value
     if isinstance(value, Mapping):
         return redact(value)
     if isinstance(value, list | tuple):
