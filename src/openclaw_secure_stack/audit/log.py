@@ -26,9 +26,10 @@ import hmac
 import json
 import os
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from json.encoder import encode_basestring
 from pathlib import Path
 from typing import Any
 
@@ -98,9 +99,21 @@ def last_lines(fd: int, size: int, count: int) -> list[bytes]:
         chunk *= 2
 
 
+_second_prefix: tuple[int, str] = (-1, "")
+
+
 def utc_timestamp() -> str:
-    """Now as RFC 3339 in UTC with microseconds, e.g. `2026-11-25T10:43:29.123456Z`."""
-    return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    """Now as RFC 3339 in UTC with microseconds, e.g. `2026-11-25T10:43:29.123456Z`.
+
+    The date and time of day are formatted once per second (this runs for every record).
+    """
+    global _second_prefix
+    second, micros = divmod(time.time_ns() // 1000, 1_000_000)
+    cached, prefix = _second_prefix
+    if cached != second:
+        prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        _second_prefix = (second, prefix)
+    return f"{prefix}.{micros:06d}Z"
 
 
 @dataclass(frozen=True)
@@ -314,9 +327,13 @@ def canonical_json(value: object) -> bytes:
     or refuses them; a test holds both paths to the same bytes. `rfc8785` is pure Python and
     was most of the cost of an audit record.
     """
-    if _plain(value):
-        with contextlib.suppress(UnicodeEncodeError):  # lone surrogates: rfc8785 refuses them
+    try:  # a UnicodeEncodeError is a lone surrogate: rfc8785 refuses it below
+        if type(value) is str:  # most members: the encoder's own string escaper, no walk
+            return encode_basestring(value).encode()
+        if _plain(value):
             return _ENCODER.encode(value).encode()
+    except UnicodeEncodeError:
+        pass
     return rfc8785.dumps(value)  # type: ignore[arg-type]  # it refuses what is not JSON
 
 
