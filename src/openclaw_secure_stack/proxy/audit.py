@@ -79,7 +79,3 @@ class Audit:
         except Exception:
             # The reply is already under way: nothing left to block; make the loss visible.
             log.exception("audit log cannot record the end of request %s", flow.request_id)
-
-
-def _event(flow: Flow, name: str, outcome: str, details: dict[str, object]) -> AuditEvent:
-    return AuditEvent(name, outcome, flow.actor, flow.request_id, details)
