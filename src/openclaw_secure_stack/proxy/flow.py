@@ -113,8 +113,7 @@ class Body:
             # Not asyncio.timeout: with granian 2.8 a cancelled pending receive() often kept
             # the connection open after our 408, so the read is left to finish on its own.
             receiving = asyncio.ensure_future(self._receive())
-            done, _ = await asyncio.wait({receiving}, timeout=wait)
-            if not done:
+            if not await _done_within(receiving, wait):
                 receiving.add_done_callback(_discard)
                 raise Reject(408, "body_timeout", "the request body arrived too slowly")
             message = receiving.result()
@@ -153,6 +152,26 @@ class Body:
             raise RuntimeError("cannot replace a body that is being streamed")
         self._content = content
         self.length = len(content)
+
+
+async def _done_within(future: asyncio.Future[Any], seconds: float) -> bool:
+    """Wait up to `seconds` for `future` without cancelling it: `asyncio.wait` for one future,
+    without its sets and checks (this runs for every chunk of every request body)."""
+    loop = asyncio.get_running_loop()
+    waiter: asyncio.Future[None] = loop.create_future()
+
+    def wake(_: object = None) -> None:
+        if not waiter.done():
+            waiter.set_result(None)
+
+    timer = loop.call_later(seconds, wake)
+    future.add_done_callback(wake)
+    try:
+        await waiter
+    finally:
+        timer.cancel()
+        future.remove_done_callback(wake)
+    return future.done()
 
 
 def _discard(task: asyncio.Future[Any]) -> None:
