@@ -42,11 +42,7 @@ class Headers:
 
     @classmethod
     def from_raw(cls, raw: Iterable[tuple[bytes, bytes]]) -> Headers:
-        headers = cls()
-        headers._items = [
-            (name.decode("latin-1").lower(), value.decode("latin-1")) for name, value in raw
-        ]
-        return headers
+        return cls((name.decode("latin-1"), value.decode("latin-1")) for name, value in raw)
 
     def get(self, name: str) -> str | None:
         """The first value of `name`, or None."""
