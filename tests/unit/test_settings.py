@@ -12,12 +12,7 @@ from openclaw_secure_stack.settings import Settings, SettingsError, load_setting
 REPO = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(autouse=True)
-def _clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """Run each test in an empty directory (no `.env`) with no stack variables set."""
-    for name in Settings.model_fields:
-        monkeypatch.delenv(name.upper(), raising=False)
-    monkeypatch.chdir(tmp_path)
+pytestmark = pytest.mark.usefixtures("no_stack_settings")
 
 
 def test_defaults_are_the_documented_ones() -> None:

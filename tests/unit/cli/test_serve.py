@@ -14,7 +14,6 @@ from openclaw_secure_stack.proxy.testing import (
     TEST_GATEWAY_TOKEN,
     checkout_config_paths,
 )
-from openclaw_secure_stack.settings import Settings
 
 GOOD = {
     "OPENCLAW_GATEWAY_TOKEN": TEST_GATEWAY_TOKEN,
@@ -24,11 +23,8 @@ GOOD = {
 
 
 @pytest.fixture(autouse=True)
-def _clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No stray settings from the caller's environment or a .env file."""
-    for name in Settings.model_fields:
-        monkeypatch.delenv(name.upper(), raising=False)
-    monkeypatch.chdir(tmp_path)
+def _environment(no_stack_settings: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The checkout's config files and an audit log in tmp_path."""
     for name, path in checkout_config_paths().items():
         monkeypatch.setenv(name, path)
     monkeypatch.setenv("AUDIT_LOG_PATH", str(tmp_path / "audit.jsonl"))

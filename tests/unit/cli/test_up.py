@@ -13,17 +13,13 @@ from typer.testing import CliRunner
 from openclaw_secure_stack.cli.main import app
 from openclaw_secure_stack.cli.up import banner
 from openclaw_secure_stack.runtime.stack import RunState, owner_lock, state_path
-from openclaw_secure_stack.settings import Settings
 
 REPO = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(autouse=True)
-def _clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No stray settings from the caller's environment or a .env file; repo config files."""
-    for name in Settings.model_fields:
-        monkeypatch.delenv(name.upper(), raising=False)
-    monkeypatch.chdir(tmp_path)
+def _environment(no_stack_settings: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A data dir in tmp_path and the repository's config files."""
     monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("PROMPT_GUARD_DIR", str(REPO / "plugins" / "prompt-guard"))
     monkeypatch.setenv(
