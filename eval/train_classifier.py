@@ -1,6 +1,8 @@
 """Train the direct-injection classifier from the pinned corpora, deterministically.
 
     uv run python -m eval.train_classifier            # rebuilds config/models/injection-classifier/
+    uv run python -m eval.train_classifier --check    # rebuilds into a temporary directory and
+                                                      # says whether it is the committed model
 
 Data (see eval/corpora.py): test splits and the hand-written topic questions are never read.
 Training: S-Labs and neuralchemy `train`, the `train` documents wheels, and every source or
@@ -18,6 +20,12 @@ Benign documents are cut into the same windows the classifier scores. Thresholds
 the lowest score at which every validation benign set has at most 2% false positives, `reject`
 the same at 0.5%. The model is written with `Classifier`'s own format, and the validation
 figures in `model.json` are computed by loading the written files back.
+
+On one machine training is deterministic to the byte. Across CPUs liblinear's floating-point
+results differ in the last digits, so "the same model" means what `differences()` checks: the
+same settings, data and C; weights and bias within `WEIGHT_TOLERANCE`; thresholds and every
+validation probability within `PROBABILITY_TOLERANCE`; the same flag and reject decision on every
+validation sample but those that lie within `PROBABILITY_TOLERANCE` of the cut.
 """
 
 from __future__ import annotations
@@ -27,6 +35,7 @@ import hashlib
 import json
 import math
 import sys
+import tempfile
 import time
 import zlib
 from collections import defaultdict
@@ -63,6 +72,24 @@ TRAINING_SOURCES = (
     "translations",
 )
 VERSION = "2"
+# How far a rebuild may drift from the committed model and still be the same model. Measured
+# between two 2-core machines of CI's kind (same wheels, same code): weights differed by at most
+# 2.1e-5 (the largest weight is 11.6), the bias by 3.9e-6, validation probabilities by 6.5e-6,
+# and no decision changed. The bounds leave 15-50x room, and are far below what a change of data,
+# C or features moves (tests/unit/eval/test_train_classifier.py shows such changes are caught).
+WEIGHT_TOLERANCE = 1e-3
+PROBABILITY_TOLERANCE = 1e-4
+# Manifest entries that must be equal exactly (bias, thresholds and figures are compared by
+# value, the weights' sha256 is not compared: it changes with the last bit of any weight).
+EXACT_MANIFEST_KEYS = (
+    "version",
+    "feature_version",
+    "hash_bits",
+    "C",
+    "sources",
+    "training_windows",
+    "training_command",
+)
 
 
 def held_out_family(family: str) -> bool:
@@ -215,11 +242,68 @@ def train(out: Path, sources: tuple[str, ...] = TRAINING_SOURCES, limit: int | N
     return write(out, weights, manifest)
 
 
+def validation_samples() -> list[Sample]:
+    return [s for s in corpora.load(*TRAINING_SOURCES) if role(s) == "validation"]
+
+
+def differences(rebuilt: Path, committed: Path, validation: list[Sample]) -> list[str]:
+    """What makes the model in `rebuilt` behave differently from the one in `committed`
+    (directories holding model.json and its weights); empty when it is the same model."""
+    found: list[str] = []
+    new, old = (
+        json.loads((d / "model.json").read_text(encoding="utf-8")) for d in (rebuilt, committed)
+    )
+    found = [
+        f"{key}: {new.get(key)!r} != {old.get(key)!r}"
+        for key in EXACT_MANIFEST_KEYS
+        if new.get(key) != old.get(key)
+    ]
+    models = [Classifier.load(d / "model.json") for d in (rebuilt, committed)]
+    if models[0].weights.size != models[1].weights.size:
+        return [*found, "weights: different sizes"]
+    weight_delta = float(np.max(np.abs(models[0].weights - models[1].weights)))
+    bias_delta = abs(models[0].bias - models[1].bias)
+    for name, delta in (("weights", weight_delta), ("bias", bias_delta)):
+        if delta > WEIGHT_TOLERANCE:
+            found.append(f"{name}: differ by up to {delta:.3g} (tolerance {WEIGHT_TOLERANCE})")
+    # Thresholds are quantiles of validation probabilities, rounded up to 1e-6.
+    cuts = {"flag": models[1].flag_threshold, "reject": models[1].reject_threshold}
+    rebuilt_cuts = {"flag": models[0].flag_threshold, "reject": models[0].reject_threshold}
+    for name, cut in cuts.items():
+        if abs(rebuilt_cuts[name] - cut) > PROBABILITY_TOLERANCE + 1e-6:
+            found.append(f"{name} threshold: {rebuilt_cuts[name]} != {cut}")
+    for sample in validation:
+        new_p, old_p = (model.probability(sample.text) for model in models)
+        if abs(new_p - old_p) > PROBABILITY_TOLERANCE:
+            found.append(f"{sample.source} sample: probability {new_p:.6f} != {old_p:.6f}")
+            continue
+        for name, cut in cuts.items():
+            # Both the probability and the cut may move by the tolerance.
+            on_the_cut = abs(old_p - cut) <= 2 * PROBABILITY_TOLERANCE + 1e-6
+            if (new_p >= rebuilt_cuts[name]) != (old_p >= cut) and not on_the_cut:
+                found.append(f"{sample.source} sample: {name} decision changed at p={old_p:.6f}")
+    return found
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--out", type=Path, default=MODEL_DIR, help="model directory")
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="train into a temporary directory and compare with the model in --out",
+    )
     args = parser.parse_args(argv)
     started = time.perf_counter()
+    if args.check:
+        with tempfile.TemporaryDirectory() as scratch:
+            rebuilt = train(Path(scratch)).parent
+            found = differences(rebuilt, args.out, validation_samples())
+        for line in found:
+            print(line)
+        verdict = "differs from" if found else "is the same model as"
+        print(f"the rebuilt model {verdict} {args.out} ({time.perf_counter() - started:.1f} s)")
+        return 1 if found else 0
     path = train(args.out)
     manifest = json.loads(path.read_text(encoding="utf-8"))
     print(json.dumps({k: manifest[k] for k in ("C", "thresholds", "validation")}, indent=2))
