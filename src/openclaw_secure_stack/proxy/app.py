@@ -24,7 +24,13 @@ from openclaw_secure_stack.proxy.flow import (
     Stage,
 )
 from openclaw_secure_stack.proxy.pipeline import default_stages, run_stages
-from openclaw_secure_stack.proxy.target import validated_path, validated_query
+from openclaw_secure_stack.proxy.target import (
+    ALLOWED_METHODS,
+    MethodNotAllowed,
+    validated_method,
+    validated_path,
+    validated_query,
+)
 from openclaw_secure_stack.proxy.upstream import Upstream
 from openclaw_secure_stack.settings import Settings
 
@@ -73,8 +79,10 @@ class ProxyApp:
         headers = Headers.from_raw(scope["headers"])
         raw_path: bytes = scope.get("raw_path") or scope["path"].encode()
         path, query = raw_path[:256].decode("latin-1"), ""
+        method: str = scope.get("method", "GET")
         denial: Reject | None = None
         try:
+            method = validated_method(method)
             if sum(len(name) + len(value) for name, value in scope["headers"]) > MAX_HEADER_BYTES:
                 raise Reject(431, "headers_too_large", f"headers exceed {MAX_HEADER_BYTES} bytes")
             path = validated_path(raw_path)
@@ -89,7 +97,7 @@ class ProxyApp:
         client = scope.get("client")
         flow = Flow(
             Request(
-                method=scope.get("method", "GET"),
+                method=method,
                 path=path,
                 query=query,
                 headers=headers,
@@ -103,6 +111,8 @@ class ProxyApp:
         if denial is not None:
             flow.response = Response.error(denial.status, denial.code, denial.message)
             flow.notes["denied"] = denial.code
+            if isinstance(denial, MethodNotAllowed):
+                flow.response.headers.set("allow", ", ".join(ALLOWED_METHODS))
         return flow
 
     def _body_length(self, headers: Headers) -> int | None:

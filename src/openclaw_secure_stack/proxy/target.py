@@ -5,6 +5,13 @@ authorized is exactly what is forwarded. Anything a decoder or normalizer could 
 is rejected with 400 instead of being "cleaned": encoded `/`, `\\` and `.`, percent-encoded
 characters that need no encoding, double encoding, dot segments, `//`, `;` parameters, control
 characters, non-UTF-8 and overlong sequences, and non-ASCII look-alikes of `/`, `\\`, `.`, `;`.
+Paths OpenClaw rewrites before it routes them (`/__openclaw__/cap/<capability>/<path>`) are
+refused too: the proxy would scan one path while OpenClaw serves another.
+
+The method is decided here as well: HTTP methods are case-sensitive (RFC 9110), so only the
+canonical upper-case spelling of an allowed method passes; `post` is not `POST` with other
+manners but a different method, and a client library upstream (aiohttp upper-cases) would
+otherwise turn it into the `POST` that the sanitizer never looked at.
 """
 
 from __future__ import annotations
@@ -24,6 +31,30 @@ _STRUCTURAL = frozenset(b"/\\.%;") | frozenset(range(0x20)) | {0x7F}
 _LOOKALIKE = frozenset("/\\.;%")
 _CONTROL_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 _QUERY_BYTES = frozenset(range(0x21, 0x7F)) - {ord("#")}
+# OpenClaw 2026.9.6 `normalizePluginNodeCapabilityScopedUrl` (dist/plugin-node-capability-*.mjs)
+# strips this prefix and one capability segment, then routes the rest ("/v1/chat/completions").
+_REWRITTEN_PREFIX = "/__openclaw__/cap"
+ALLOWED_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+class MethodNotAllowed(Reject):
+    """405 for a method outside `ALLOWED_METHODS` (in any spelling but the canonical one)."""
+
+    def __init__(self, method: str) -> None:
+        shown = method if method.isascii() and method.isprintable() else repr(method)
+        super().__init__(
+            405,
+            "method_not_allowed",
+            f"method {shown[:32]!r} is not allowed; methods are "
+            "case-sensitive: use one of " + ", ".join(ALLOWED_METHODS),
+        )
+
+
+def validated_method(method: str) -> str:
+    """`method` if it is one of `ALLOWED_METHODS` exactly as spelled there; else 405."""
+    if method not in ALLOWED_METHODS:
+        raise MethodNotAllowed(method)
+    return method
 
 
 def _bad(message: str) -> Reject:
@@ -45,7 +76,10 @@ def validated_path(raw_path: bytes) -> str:
         raise _bad("the path contains a '.' or '..' segment")
     if b"%" in raw_path:
         _check_percent_encoding(raw_path)
-    return raw_path.decode("ascii")
+    path = raw_path.decode("ascii")
+    if path == _REWRITTEN_PREFIX or path.startswith(_REWRITTEN_PREFIX + "/"):
+        raise _bad("capability-scoped paths are rewritten by OpenClaw and not forwarded")
+    return path
 
 
 def _check_percent_encoding(raw_path: bytes) -> None:

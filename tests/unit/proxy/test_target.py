@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from openclaw_secure_stack.proxy.flow import Reject
-from openclaw_secure_stack.proxy.target import MAX_TARGET_BYTES, validated_path, validated_query
+from openclaw_secure_stack.proxy.target import (
+    ALLOWED_METHODS,
+    MAX_TARGET_BYTES,
+    validated_method,
+    validated_path,
+    validated_query,
+)
 
 ACCEPTED = [
     "/",
@@ -64,6 +70,8 @@ REJECTED = {
     "next line C1 control": b"/a%C2%85",
     "right-to-left override": b"/a%E2%80%AEb",
     "too long": b"/" + b"a" * MAX_TARGET_BYTES,
+    "capability-scoped path": b"/__openclaw__/cap/x/v1/chat/completions",
+    "capability prefix alone": b"/__openclaw__/cap",
 }
 
 
@@ -92,3 +100,21 @@ def test_query_with_raw_control_or_non_ascii_is_rejected(raw: bytes) -> None:
     with pytest.raises(Reject) as caught:
         validated_query(raw)
     assert caught.value.status == 400
+
+
+@pytest.mark.parametrize("method", ALLOWED_METHODS)
+def test_canonical_method_is_returned_unchanged(method: str) -> None:
+    """An allowed method in its canonical spelling passes as is."""
+    assert validated_method(method) == method
+
+
+@pytest.mark.parametrize(
+    "method",
+    ["post", "Post", "gEt", "POST ", " POST", "P\u039fST", "CONNECT", "TRACE", "", "X" * 4096],
+)
+def test_other_method_spellings_are_405(method: str) -> None:
+    """Lower or mixed case, padding, look-alikes and unlisted methods are a 405."""
+    with pytest.raises(Reject) as info:
+        validated_method(method)
+    assert (info.value.status, info.value.code) == (405, "method_not_allowed")
+    assert len(info.value.message) < 200
