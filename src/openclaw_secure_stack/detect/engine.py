@@ -170,12 +170,15 @@ class Detector:
     def rule(self, kind: Family, rule_id: str) -> Rule:
         return self._matchers[kind].by_id[rule_id]
 
-    def detect(self, text: str, kind: Family, source: str | None = None) -> Verdict:
+    def detect(
+        self, text: str, kind: Family, source: str | None = None, *, classify: bool = True
+    ) -> Verdict:
         """Which rules of `kind` fire on `text` (only those applying to `source`, if given);
-        for direct text with a classifier, combined with the model's decision."""
+        for direct text with a classifier (unless `classify` is false), combined with the
+        model's decision."""
         text = _encodable(text)
         verdict = self._rules_verdict(text, kind, source)
-        if kind != "direct" or self.classifier is None:
+        if kind != "direct" or self.classifier is None or not classify:
             return verdict
         assessment = self.classifier.assess(text)
         decision = max(verdict.decision, assessment.decision, key=ORDER.__getitem__)

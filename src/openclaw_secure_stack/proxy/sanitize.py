@@ -1,16 +1,23 @@
-"""Sanitize stage: direct-injection rules on the text a person wrote, before OpenClaw sees it.
+"""Sanitize stage: injection rules on every text of a chat request that reaches the model, as
+OpenClaw will build it, before OpenClaw sees it.
 
-Only `user` turns of OpenAI-style JSON bodies are scanned (`/v1/chat/completions`: `messages`;
-`/v1/responses`: `input`), never the system prompt or assistant turns. Per verdict:
+`prompt.py` extracts the texts exactly as the pinned OpenClaw joins them (its docstring lists,
+field by field, which rule family scans what and what is refused). Per verdict:
 - reject: 400 `{"error": {"code": "prompt_injection", "rules": [...]}}`, nothing is forwarded;
-- strip: the matched spans are removed and the rewritten body is forwarded;
+- strip: the matched spans are cut out of the body's own strings (a span that crosses two
+  content parts is cut from both), the texts are rebuilt and scanned again, up to
+  `MAX_STRIP_ROUNDS` times: stripping must never forward text a rule would catch (cutting
+  `<|im_end|>` out of `Ign<|im_end|>ore all previous instructions` makes a reject phrase). A text
+  that still needs stripping after the last round, or a span with nothing of the body's own left
+  to cut, is rejected;
 - flag: forwarded unchanged, and the response carries `x-oss-request-findings`.
-Every finding goes to `flow.findings` (rule id, severity, action, message index; never the
-text), which the audit stage records. When the classifier's score flags or rejects, the finding's
-rule is `classifier`, with its probability (not its n-grams: those are user text). A body that
-is not JSON, or not the expected shape, is a 400; over the body cap a 413 (the body reader
-enforces it); user text over the engine's cap a 413.
-Scanning runs in a worker thread above `detect_thread_threshold_bytes` (default 32 KiB).
+Every finding goes to `flow.findings` (rule id, severity, action, which text and which body
+fields: never the text), which the audit stage records. When the classifier's score flags or
+rejects a user turn, the finding's rule is `classifier`, with its probability (not its n-grams:
+those are user text). A body that is not JSON (UTF-8, as OpenClaw reads it), or not the
+expected shape, is a 400; over the body cap a 413 (the body reader enforces it); text over the
+engine's cap a 413.
+Scanning runs in a worker thread for bodies above `detect_thread_threshold_bytes` (32 KiB).
 Measured here (2 cores, a coroutine timing `sleep(0)` while scanning): 32 KB scans inline in
 ~0.4 ms; the scan is mostly GIL-bound, so a thread does not make it faster, but it lets the
 event loop run between GIL slices: for 1 MB the worst loop stall was ~27 ms threaded against
@@ -21,67 +28,150 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from typing import ClassVar
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
-from openclaw_secure_stack.detect import Detector, TextTooLarge, Verdict
+from openclaw_secure_stack.detect import Detector, TextTooLarge, Verdict, strip_spans
 from openclaw_secure_stack.detect.classifier import FINDING_RULE
-from openclaw_secure_stack.detect.engine import ORDER
+from openclaw_secure_stack.detect.engine import ORDER, Decision, Span
+from openclaw_secure_stack.detect.rules import Family
 from openclaw_secure_stack.proxy.flow import Flow, Reject, Response
+from openclaw_secure_stack.proxy.prompt import Field, Scanned, chat_texts, responses_texts
 
-SCANNED_PATHS = frozenset({"/v1/chat/completions", "/v1/responses"})
+Extractor = Callable[[dict[str, Any]], list[Scanned]]
+EXTRACTORS: dict[str, Extractor] = {
+    "/v1/chat/completions": chat_texts,
+    "/v1/responses": responses_texts,
+}
 REQUEST_FINDINGS_NOTE = "request_findings"
+MAX_STRIP_ROUNDS = 4
 
 
 @dataclass
-class _UserText:
-    """One piece of user-written text and how to put a cleaned version back."""
+class Outcome:
+    """What scanning decided: the strongest verdict over all rounds, and the audit-safe
+    findings. `changed` says the document was rewritten (strip)."""
 
-    index: int
-    text: str
-    put: Callable[[str], None]
+    decision: Decision = "pass"
+    findings: list[Mapping[str, object]] = field(default_factory=list)
+    changed: bool = False
+    reason: str = "the message was refused by the prompt-injection rules"
 
+    @property
+    def rules(self) -> list[str]:
+        return sorted({str(finding["rule"]) for finding in self.findings})
 
-def _setter(target: dict[str, object], key: str) -> Callable[[str], None]:
-    def put(new: str) -> None:
-        target[key] = new
-
-    return put
-
-
-def _parts(container: dict[str, object], key: str, index: int) -> Iterator[_UserText]:
-    """Text of a message's `content`: a string, or a list of text parts."""
-    content = container.get(key)
-    if isinstance(content, str):
-        yield _UserText(index, content, _setter(container, key))
-    elif isinstance(content, list):
-        for part in content:
-            if isinstance(part, dict) and isinstance(part.get("text"), str):
-                yield _UserText(index, part["text"], _setter(part, "text"))
-    elif content is not None:
-        raise Reject(400, "invalid_body", f"message {index}: 'content' must be a string or a list")
+    def error(self) -> dict[str, object]:
+        return {"code": "prompt_injection", "message": self.reason, "rules": self.rules}
 
 
-def user_texts(path: str, document: object) -> list[_UserText]:
-    """The user-written texts of a chat request body, in order."""
-    if not isinstance(document, dict):
-        raise Reject(400, "invalid_body", "the JSON body must be an object")
-    key = "messages" if path == "/v1/chat/completions" else "input"
-    items = document.get(key)
-    if path == "/v1/responses" and isinstance(items, str):
-        return [_UserText(0, items, _setter(document, "input"))]
-    if items is None:
-        return []
-    if not isinstance(items, list):
-        raise Reject(400, "invalid_body", f"'{key}' must be a list")
-    texts: list[_UserText] = []
-    for index, item in enumerate(items):
-        if not isinstance(item, dict):
-            raise Reject(400, "invalid_body", f"{key}[{index}] must be an object")
-        if item.get("role") == "user":
-            texts.extend(_parts(item, "content", index))
-    return texts
+class Scanner:
+    """Scans the texts an extractor finds in a JSON document, stripping in place until the
+    result is stable (pure apart from rewriting the document; thread-safe)."""
+
+    def __init__(self, detector: Detector, stage: str) -> None:
+        self._detector = detector
+        self._stage = stage
+
+    def settle(self, document: dict[str, Any], extract: Extractor) -> Outcome:
+        outcome = Outcome()
+        for _ in range(MAX_STRIP_ROUNDS):
+            scanned = [(text, self._verdict(text)) for text in self._checked(extract(document))]
+            decision: Decision = max(
+                (v.decision for _, v in scanned), key=ORDER.__getitem__, default="pass"
+            )
+            self._record(outcome, scanned)
+            if decision != "strip":
+                outcome.decision = max(outcome.decision, decision, key=ORDER.__getitem__)
+                return outcome
+            outcome.decision = "strip"
+            if not self._cut(scanned):
+                return _refused(outcome, "a match could not be removed from the message")
+            outcome.changed = True
+        return _refused(outcome, "stripping did not leave a clean message; refused")
+
+    def _checked(self, texts: list[Scanned]) -> list[Scanned]:
+        if sum(len(text.rope.text) for text in texts) > self._detector.limits.max_text_chars:
+            raise Reject(413, "text_too_large", "the message text exceeds the scanning limit")
+        return texts
+
+    def _verdict(self, text: Scanned) -> Verdict:
+        try:
+            if text.kind != "classifier":
+                return self._detector.detect(text.rope.text, text.kind, classify=False)
+        except TextTooLarge as exc:
+            raise Reject(413, "text_too_large", str(exc)) from None
+        model = self._detector.classifier
+        if model is None:
+            return Verdict("pass")
+        assessment = model.assess(text.rope.text)
+        return Verdict(assessment.decision, classifier=assessment)
+
+    def _record(self, outcome: Outcome, scanned: list[tuple[Scanned, Verdict]]) -> None:
+        for text, verdict in scanned:
+            for rule_id in verdict.rule_ids:
+                rule = self._detector.rule(
+                    "direct" if text.kind == "direct" else "indirect", rule_id
+                )
+                spans = [s for s in verdict.spans if s.rule_id == rule_id]
+                finding = self._finding(rule_id, rule.severity, rule.action, text, spans)
+                if finding not in outcome.findings:
+                    outcome.findings.append(finding)
+            model = verdict.classifier
+            if model is not None and model.decision != "pass":
+                spans = [Span(FINDING_RULE, 0, len(text.rope.text))]
+                finding = self._finding(FINDING_RULE, "high", model.decision, text, spans)
+                finding["probability"] = round(model.probability, 4)
+                outcome.findings.append(finding)
+
+    def _finding(
+        self, rule: str, severity: str, action: str, text: Scanned, spans: list[Span]
+    ) -> dict[str, object]:
+        fields = sorted({f.where for s in spans for f, _, _ in text.rope.locate(s.start, s.end)})
+        return {
+            "stage": self._stage,
+            "rule": rule,
+            "severity": severity,
+            "action": action,
+            "text": text.name,
+            "fields": fields,
+        }
+
+    def _cut(self, scanned: list[tuple[Scanned, Verdict]]) -> bool:
+        """Remove every strip span from the body fields it came from; False if none changed."""
+        cuts: dict[str, tuple[Field, list[Span]]] = {}
+        for text, verdict in scanned:
+            if text.kind == "classifier":
+                continue
+            family: Family = "direct" if text.kind == "direct" else "indirect"
+            for span in verdict.spans:
+                if self._detector.rule(family, span.rule_id).action != "strip":
+                    continue
+                for target, low, high in text.rope.locate(span.start, span.end):
+                    cuts.setdefault(target.where, (target, []))[1].append(
+                        Span(span.rule_id, low, high)
+                    )
+        changed = False
+        for target, spans in cuts.values():
+            cleaned = strip_spans(target.text, spans)
+            if cleaned != target.text:
+                target.put(cleaned)
+                changed = True
+        return changed
+
+
+def _refused(outcome: Outcome, reason: str) -> Outcome:
+    outcome.decision, outcome.reason = "reject", reason
+    return outcome
+
+
+def parse_json(raw: bytes) -> object:
+    """The JSON document, read as UTF-8 (a BOM or another encoding is refused with 400)."""
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise Reject(400, "invalid_json", "the request body is not valid JSON") from None
 
 
 class Sanitize:
@@ -89,78 +179,30 @@ class Sanitize:
     sees_answered: ClassVar[bool] = False
 
     def __init__(self, detector: Detector, *, thread_threshold: int) -> None:
-        self._detector = detector
+        self._scanner = Scanner(detector, self.name)
         self._thread_threshold = thread_threshold
 
     async def __call__(self, flow: Flow) -> None:
         request = flow.request
-        if request.method != "POST" or request.path not in SCANNED_PATHS:
+        extract = EXTRACTORS.get(request.path)
+        if request.method != "POST" or extract is None:
             return
         raw = await request.body.read()
-        try:
-            document = json.loads(raw)
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            raise Reject(400, "invalid_json", "the request body is not valid JSON") from None
-        texts = user_texts(request.path, document)
-        size = sum(len(t.text) for t in texts)
-        if size > self._detector.limits.max_text_chars:
-            raise Reject(413, "text_too_large", "user text exceeds the scanning limit")
-        if size > self._thread_threshold:
-            verdicts = await asyncio.to_thread(self._scan, texts)
+        document = parse_json(raw)
+        if not isinstance(document, dict):
+            raise Reject(400, "invalid_body", "the JSON body must be an object")
+        if len(raw) > self._thread_threshold:
+            outcome = await asyncio.to_thread(self._scanner.settle, document, extract)
         else:
-            verdicts = self._scan(texts)
-        decision = max((v.decision for v in verdicts), key=ORDER.__getitem__, default="pass")
-        if decision == "pass":
+            outcome = self._scanner.settle(document, extract)
+        if outcome.decision == "pass":
             return
-        rules = sorted({rule for v in verdicts for rule in _rule_names(v)})
-        for piece, verdict in zip(texts, verdicts, strict=True):
-            for rule_id in verdict.rule_ids:
-                rule = self._detector.rule("direct", rule_id)
-                flow.findings.append(
-                    {
-                        "stage": self.name,
-                        "rule": rule_id,
-                        "severity": rule.severity,
-                        "action": rule.action,
-                        "message": piece.index,
-                    }
-                )
-            if verdict.classifier is not None and verdict.classifier.decision != "pass":
-                flow.findings.append(
-                    {
-                        "stage": self.name,
-                        "rule": FINDING_RULE,
-                        "severity": "high",
-                        "action": verdict.classifier.decision,
-                        "message": piece.index,
-                        "probability": round(verdict.classifier.probability, 4),
-                    }
-                )
-        flow.notes["sanitize"] = decision
-        if decision == "reject":
-            error = {
-                "code": "prompt_injection",
-                "message": "the message was refused by the prompt-injection rules",
-                "rules": rules,
-            }
-            flow.response = Response.json(400, {"error": error})
+        flow.findings.extend(outcome.findings)
+        flow.notes["sanitize"] = outcome.decision
+        if outcome.decision == "reject":
+            flow.response = Response.json(400, {"error": outcome.error()})
             flow.notes["denied"] = "prompt_injection"
             return
-        if decision == "strip":
-            for piece, verdict in zip(texts, verdicts, strict=True):
-                if verdict.decision != "pass":
-                    piece.put(self._detector.strip(piece.text, verdict, "direct"))
-            request.body.replace(json.dumps(document, ensure_ascii=False).encode())
-        flow.notes[REQUEST_FINDINGS_NOTE] = rules
-
-    def _scan(self, texts: list[_UserText]) -> list[Verdict]:
-        try:
-            return [self._detector.detect(t.text, "direct") for t in texts]
-        except TextTooLarge as exc:
-            raise Reject(413, "text_too_large", str(exc)) from None
-
-
-def _rule_names(verdict: Verdict) -> list[str]:
-    """The rule ids of a verdict, plus `classifier` when the model flagged or rejected."""
-    model = verdict.classifier
-    return [*verdict.rule_ids, *([FINDING_RULE] if model and model.decision != "pass" else [])]
+        if outcome.changed:
+            request.body.replace(json.dumps(document, separators=(",", ":")).encode())
+        flow.notes[REQUEST_FINDINGS_NOTE] = outcome.rules
