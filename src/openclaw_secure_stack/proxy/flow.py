@@ -227,10 +227,11 @@ class Response:
 class Flow:
     """Everything known about one request, shared by the stages in order.
 
-    `actor` is the client token's name once auth has run. `findings` are audit-safe summaries
-    (rule id, severity, never the raw text) from detectors; `notes` are extra audit details.
-    `cleanups` run when the exchange ends, however it ends (the forwarder releases its upstream
-    connection there). For a WebSocket the forwarder sets `tunnel` instead of `response`.
+        `actor` is the client token's name once auth has run. `findings` are audit-safe summaries
+        (rule id, severity, never the raw text) from detectors; `notes` are extra audit details.
+        `cleanups` run when the exchange ends, however it ends (the forwarder releases its upstream
+        connection there). For a WebSocket the forwarder sets `tunnel` instead of `response`, and
+    `frames` judges every client frame before the tunnel relays it.
     """
 
     request: Request
@@ -242,12 +243,28 @@ class Flow:
     started: float = field(default_factory=time.monotonic)
     cleanups: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     tunnel: Tunnel | None = None
+    frames: FrameFilter | None = None
 
     def deny(self, status: int, code: str, message: str) -> Response:
         """Answer with a JSON error; later request stages and the forwarder are skipped."""
         self.response = Response.error(status, code, message)
         self.notes["denied"] = code
         return self.response
+
+
+@dataclass(frozen=True)
+class FrameAction:
+    """What to do with one client WebSocket frame: relay `forward` to the upstream, answer the
+    client with `reply`, and/or close both sides with `close` (a WebSocket close code)."""
+
+    forward: str | None = None
+    reply: str | None = None
+    close: int | None = None
+    reason: str = ""
+
+
+class FrameFilter(Protocol):
+    async def check(self, text: str | None, data: bytes | None) -> FrameAction: ...
 
 
 class Tunnel(Protocol):

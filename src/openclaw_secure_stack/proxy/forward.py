@@ -92,7 +92,10 @@ class Forward:
         headers = upstream_headers(flow, self._upstream.authorization)
         url = self._upstream.url(flow.request.path, flow.request.query)
         if flow.request.websocket:
-            flow.tunnel = await open_tunnel(self._upstream, url, headers, flow.request)
+            if flow.frames is None:
+                # Fail closed: a tunnel relays only frames something has judged.
+                raise Reject(503, "websocket_unguarded", "WebSocket frames cannot be checked")
+            flow.tunnel = await open_tunnel(self._upstream, url, headers, flow.request, flow.frames)
             return
         upload_error: list[BaseException] = []
         try:

@@ -11,6 +11,7 @@ from openclaw_secure_stack.proxy.audit import Audit
 from openclaw_secure_stack.proxy.auth import Auth
 from openclaw_secure_stack.proxy.flow import ClientGone, Flow, Reject, Response, Stage
 from openclaw_secure_stack.proxy.forward import Forward
+from openclaw_secure_stack.proxy.frames import Frames
 from openclaw_secure_stack.proxy.probes import Probes
 from openclaw_secure_stack.proxy.sanitize import Sanitize
 from openclaw_secure_stack.proxy.scan_response import ScanResponse
@@ -37,6 +38,7 @@ def default_stages(settings: Settings, audit: AuditSink, upstream: Upstream) -> 
         Auth.from_settings(settings),
         Probes(upstream, audit),
         Sanitize(detector, thread_threshold=settings.detect_thread_threshold_bytes),
+        Frames(detector, audit, upstream, thread_threshold=settings.detect_thread_threshold_bytes),
         # Governance (later issue) goes here.
         Forward(upstream),
         ScanResponse(

@@ -85,12 +85,13 @@ class RecordingUpstream:
 
     Routes: `/readyz` 200; `/sse?n=N&gap=S` streams N events S seconds apart; `/hold` sends one
     event then waits, recording in `disconnects` when the proxy closes the connection; `/ws`
-    echoes WebSocket messages; `/slow?delay=S` answers after S seconds; anything else echoes a
-    JSON summary.
+    echoes WebSocket messages (recorded in `ws_messages`); `/slow?delay=S` answers after S
+    seconds; anything else echoes a JSON summary.
     """
 
     requests: list[Received] = field(default_factory=list)
     disconnects: list[str] = field(default_factory=list)
+    ws_messages: list[str | bytes] = field(default_factory=list)
     ready: bool = True
     port: int = 0
     _loop: asyncio.AbstractEventLoop | None = None
@@ -150,6 +151,8 @@ class RecordingUpstream:
         ws = web.WebSocketResponse(protocols=("chat",))
         await ws.prepare(request)
         async for message in ws:
+            if message.type in (WSMsgType.TEXT, WSMsgType.BINARY):
+                self.ws_messages.append(message.data)
             if message.type == WSMsgType.TEXT:
                 await ws.send_str(f"echo: {message.data}")
             elif message.type == WSMsgType.BINARY:

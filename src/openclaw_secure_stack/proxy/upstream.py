@@ -22,7 +22,8 @@ class Upstream:
                 "(a random secret, also put in OpenClaw's gateway.auth.token)"
             )
         self.base_url = settings.upstream_url
-        self.authorization = f"Bearer {settings.openclaw_gateway_token.get_secret_value()}"
+        self.gateway_token = settings.openclaw_gateway_token.get_secret_value()
+        self.authorization = f"Bearer {self.gateway_token}"
         self.connect_timeout = settings.connect_timeout
         self.read_timeout = settings.read_timeout
         self.stream_read_timeout = settings.stream_read_timeout

@@ -1,5 +1,7 @@
 """WebSocket relay: the upstream socket is opened first (so a refusal is an HTTP error the client
-sees), then the app accepts the client and frames are relayed both ways until either side closes."""
+sees), then the app accepts the client and frames are relayed both ways until either side closes.
+Client frames pass the flow's frame filter first (`frames.py`); upstream frames go to the client
+as they are."""
 
 from __future__ import annotations
 
@@ -9,17 +11,18 @@ from collections.abc import Sequence
 import aiohttp
 from yarl import URL
 
-from openclaw_secure_stack.proxy.flow import Receive, Reject, Request, Send
+from openclaw_secure_stack.proxy.flow import FrameFilter, Receive, Reject, Request, Send
 from openclaw_secure_stack.proxy.upstream import Upstream
 
 
 class WebSocketTunnel:
-    def __init__(self, upstream_ws: aiohttp.ClientWebSocketResponse) -> None:
+    def __init__(self, upstream_ws: aiohttp.ClientWebSocketResponse, frames: FrameFilter) -> None:
         self._ws = upstream_ws
+        self._frames = frames
         self.subprotocol = upstream_ws.protocol
 
     async def run(self, receive: Receive, send: Send) -> None:
-        to_upstream = asyncio.create_task(self._client_to_upstream(receive))
+        to_upstream = asyncio.create_task(self._client_to_upstream(receive, send))
         to_client = asyncio.create_task(self._upstream_to_client(send))
         try:
             await asyncio.wait({to_upstream, to_client}, return_when=asyncio.FIRST_COMPLETED)
@@ -29,16 +32,23 @@ class WebSocketTunnel:
             await asyncio.gather(to_upstream, to_client, return_exceptions=True)
             await self._ws.close()
 
-    async def _client_to_upstream(self, receive: Receive) -> None:
+    async def _client_to_upstream(self, receive: Receive, send: Send) -> None:
         while True:
             message = await receive()
             if message["type"] == "websocket.disconnect":
                 await self._ws.close(code=message.get("code", 1000))
                 return
-            if message.get("text") is not None:
-                await self._ws.send_str(message["text"])
-            elif message.get("bytes") is not None:
-                await self._ws.send_bytes(message["bytes"])
+            action = await self._frames.check(message.get("text"), message.get("bytes"))
+            if action.forward is not None:
+                await self._ws.send_str(action.forward)
+            if action.reply is not None:
+                await send({"type": "websocket.send", "text": action.reply})
+            if action.close is not None:
+                await send(
+                    {"type": "websocket.close", "code": action.close, "reason": action.reason}
+                )
+                await self._ws.close()
+                return
 
     async def _upstream_to_client(self, send: Send) -> None:
         async for message in self._ws:
@@ -50,7 +60,11 @@ class WebSocketTunnel:
 
 
 async def open_tunnel(
-    upstream: Upstream, url: URL, headers: Sequence[tuple[str, str]], request: Request
+    upstream: Upstream,
+    url: URL,
+    headers: Sequence[tuple[str, str]],
+    request: Request,
+    frames: FrameFilter,
 ) -> WebSocketTunnel:
     offered = [
         p.strip() for v in request.headers.get_all("sec-websocket-protocol") for p in v.split(",")
@@ -73,4 +87,4 @@ async def open_tunnel(
         ) from None
     except (aiohttp.ClientError, OSError) as exc:
         raise Reject(502, "upstream_unavailable", "OpenClaw cannot be reached") from exc
-    return WebSocketTunnel(ws)
+    return WebSocketTunnel(ws, frames)

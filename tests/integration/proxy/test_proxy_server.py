@@ -103,16 +103,16 @@ async def test_body_over_limit_with_content_length_is_413_and_not_forwarded(
 
 
 async def test_websocket_is_relayed_under_auth(proxy: str, upstream: RecordingUpstream) -> None:
-    """With a token, a WebSocket reaches OpenClaw (subprotocol agreed), frames go both ways."""
+    """With a token, a WebSocket reaches OpenClaw (subprotocol agreed), frames go both ways
+    (what the proxy does to frames: tests/integration/proxy/test_websocket_frames.py)."""
     async with (
         aiohttp.ClientSession() as session,
         session.ws_connect(f"{proxy}/ws", headers=ALICE, protocols=["chat"]) as ws,
     ):
         assert ws.protocol == "chat"
-        await ws.send_str("hello")
-        assert (await ws.receive(timeout=5)).data == "echo: hello"
-        await ws.send_bytes(b"\x00\x01")
-        assert (await ws.receive(timeout=5)).data == b"\x00\x01"
+        await ws.send_json({"type": "req", "id": "1", "method": "connect", "params": {}})
+        echoed = (await ws.receive(timeout=5)).data
+        assert json.loads(echoed.removeprefix("echo: "))["method"] == "connect"
     [seen] = upstream.requests
     assert seen.header("authorization") == f"Bearer {TEST_GATEWAY_TOKEN}"
 

@@ -36,8 +36,8 @@ class Final(Record):
 
 
 def test_default_stages_are_in_pipeline_order() -> None:
-    """auth, probes, sanitize, forward, scan_response, audit: request stages, the forwarder,
-    response stages, audit last."""
+    """auth, probes, sanitize, frames, forward, scan_response, audit: request stages, the
+    forwarder, response stages, audit last."""
     settings = Settings(
         _env_file=None,
         openclaw_gateway_token=TEST_GATEWAY_TOKEN,
@@ -48,6 +48,7 @@ def test_default_stages_are_in_pipeline_order() -> None:
         "auth",
         "probes",
         "sanitize",
+        "frames",
         "forward",
         "scan_response",
         "audit",

@@ -1,0 +1,241 @@
+"""Frames stage: every client frame of an authorized WebSocket is judged before OpenClaw sees it.
+
+OpenClaw's gateway protocol (`docs/gateway/protocol/transport.md`, `dist/message-handler-*.mjs`):
+text frames of JSON, requests `{type: "req", id, method, params}`, and the first one must be
+`connect`. OpenClaw also parses binary frames as JSON text; the proxy does not relay those.
+The guard, per client frame:
+- larger than `max_frame_bytes`, binary, not JSON, not a request, or anything before `connect`:
+  the socket is closed (1009 too big, 1003 binary, 1008 otherwise), as OpenClaw itself does;
+- `connect`: only operator clients (no node hosts or workers); the proxy puts its own gateway
+  token in `params.auth` and asks for read and write scopes only (the client never holds
+  OpenClaw's credentials, as over HTTP); client device identities are dropped (they would carry
+  their own authority);
+- a method outside `ALLOWED_METHODS`: refused with an error response frame (`FORBIDDEN`,
+  `details.code: "method_not_allowed"`), the socket stays open;
+- `chat.send`: only the parameters in `CHAT_SEND_PARAMS`; `params.message` is scanned like a user
+  turn over HTTP (direct rules and the classifier; strip rewrites it and rescans; reject answers
+  `FORBIDDEN` with `details.code: "prompt_injection"` and the rule ids).
+Every connect, chat.send and refusal is audited as `proxy.ws_frame` (method, outcome, findings;
+never the text); a frame whose record cannot be written is not forwarded and the socket closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from openclaw_secure_stack.audit.sink import AuditEvent, AuditSink
+from openclaw_secure_stack.detect import Detector
+from openclaw_secure_stack.proxy.flow import Flow, FrameAction, Reject
+from openclaw_secure_stack.proxy.prompt import Field, Rope, Scanned
+from openclaw_secure_stack.proxy.sanitize import Outcome, Scanner
+from openclaw_secure_stack.proxy.upstream import Upstream
+
+# What a chat client of the stack needs; every other gateway method (config, exec approvals,
+# node invoke, session injection, ...) carries authority or text the proxy does not judge.
+ALLOWED_METHODS = frozenset(
+    {"chat.send", "chat.history", "chat.abort", "sessions.list", "models.list", "health"}
+)
+CHAT_SEND_PARAMS = frozenset(
+    {
+        "sessionKey",
+        "agentId",
+        "sessionId",
+        "message",
+        "thinking",
+        "queueMode",
+        "timeoutMs",
+        "idempotencyKey",
+        "expectedLeafEntryId",
+    }
+)
+CLIENT_SCOPES = ["operator.read", "operator.write"]
+# Node hosts and workers (`GATEWAY_CLIENT_MODES` / `_IDS`, dist/client-info-*.mjs) take work
+# from the gateway; they are not clients of the stack.
+NODE_MODES = frozenset({"node", "worker"})
+NODE_CLIENT_IDS = frozenset({"node-host", "openclaw-worker"})
+MAX_ID_CHARS = 128  # OpenClaw's own limits on a request frame
+MAX_METHOD_CHARS = 64
+
+
+def chat_send_texts(params: dict[str, Any]) -> list[Scanned]:
+    """`chat.send`'s message, scanned as a user turn: rules on it, and the classifier."""
+    if not isinstance(params.get("message"), str):
+        raise Reject(400, "invalid_frame", "chat.send needs a string params.message")
+
+    def put(new: str) -> None:
+        params["message"] = new
+
+    message = Rope.of(Field("params.message", params["message"], put))
+    return [Scanned("prompt", "direct", message), Scanned("turn", "classifier", message)]
+
+
+@dataclass
+class FrameGuard:
+    """The judgement of one WebSocket's client frames (see the module docstring)."""
+
+    scanner: Scanner
+    audit: AuditSink
+    gateway_token: str
+    max_frame_bytes: int
+    thread_threshold: int
+    actor: str | None
+    request_id: str
+    connected: bool = False
+
+    async def check(self, text: str | None, data: bytes | None) -> FrameAction:
+        if text is None:
+            return self._close(1003, "binary frames are not accepted", None, data)
+        if len(text) > self.max_frame_bytes or len(text.encode()) > self.max_frame_bytes:
+            return self._close(1009, "frame too large", None, None)
+        try:
+            frame = json.loads(text)
+        except json.JSONDecodeError:
+            return self._close(1008, "invalid frame", None, None)
+        method = _method(frame)
+        if method is None:
+            return self._close(1008, "invalid frame", None, None)
+        if not self.connected:
+            return (
+                self._connect(frame)
+                if method == "connect"
+                else self._close(1008, "the first request must be connect", method, None)
+            )
+        if method not in ALLOWED_METHODS:
+            error = {"code": "method_not_allowed", "method": method}
+            return self._refuse(frame, f"{method} is not available through the proxy", error)
+        if method != "chat.send":
+            return FrameAction(forward=text)
+        return await self._chat_send(frame)
+
+    def _connect(self, frame: dict[str, Any]) -> FrameAction:
+        params = frame.get("params")
+        client = params.get("client") if isinstance(params, dict) else None
+        if (
+            not isinstance(params, dict)
+            or params.get("role", "operator") != "operator"
+            or not isinstance(client, dict)
+            or client.get("mode") in NODE_MODES
+            or client.get("id") in NODE_CLIENT_IDS
+        ):
+            return self._close(1008, "only operator connections are accepted", "connect", None)
+        params.pop("device", None)
+        params["auth"] = {"token": self.gateway_token}
+        params["scopes"] = list(CLIENT_SCOPES)
+        if not self._record("connect", "allow", {}):
+            return FrameAction(close=1011, reason="audit log unavailable")
+        self.connected = True
+        return FrameAction(forward=json.dumps(frame))
+
+    async def _chat_send(self, frame: dict[str, Any]) -> FrameAction:
+        params = frame.get("params")
+        if not isinstance(params, dict):
+            return self._refuse(frame, "chat.send needs params", {"code": "invalid_params"})
+        extra = sorted(set(params) - CHAT_SEND_PARAMS)
+        if extra:
+            details = {"code": "unsupported_params", "params": extra[:10]}
+            return self._refuse(
+                frame, "chat.send parameters not accepted: " + ", ".join(extra[:10]), details
+            )
+        try:
+            if len(params.get("message") or "") > self.thread_threshold:
+                outcome = await asyncio.to_thread(self.scanner.settle, params, chat_send_texts)
+            else:
+                outcome = self.scanner.settle(params, chat_send_texts)
+        except Reject as exc:
+            return self._refuse(frame, exc.message, {"code": exc.code})
+        if outcome.decision == "reject":
+            error = {"code": "prompt_injection", "rules": outcome.rules}
+            return self._refuse(frame, outcome.reason, error, outcome)
+        if not self._record("chat.send", "allow", _summary(outcome)):
+            return FrameAction(close=1011, reason="audit log unavailable")
+        return FrameAction(forward=json.dumps(frame))
+
+    def _refuse(
+        self,
+        frame: dict[str, Any],
+        message: str,
+        details: Mapping[str, object],
+        outcome: Outcome | None = None,
+    ) -> FrameAction:
+        recorded = {**details, **(_summary(outcome) if outcome else {})}
+        if not self._record(str(frame.get("method")), "deny", recorded):
+            return FrameAction(close=1011, reason="audit log unavailable")
+        error = {"code": "FORBIDDEN", "message": message, "details": details}
+        reply = {"type": "res", "id": frame.get("id"), "ok": False, "error": error}
+        return FrameAction(reply=json.dumps(reply))
+
+    def _close(self, code: int, reason: str, method: str | None, data: bytes | None) -> FrameAction:
+        details: dict[str, object] = {"closed": code, "reason": reason}
+        if method is not None:
+            details["method"] = method
+        if data is not None:
+            details["bytes"] = len(data)
+        self._record(method or "", "deny", details)
+        return FrameAction(close=code, reason=reason)
+
+    def _record(self, method: str, outcome: str, details: dict[str, object]) -> bool:
+        try:
+            self.audit.write(
+                AuditEvent(
+                    "proxy.ws_frame",
+                    outcome,
+                    self.actor,
+                    self.request_id,
+                    {"method": method[:MAX_METHOD_CHARS], **details},
+                )
+            )
+        except Exception:
+            return False
+        return True
+
+
+def _method(frame: object) -> str | None:
+    """The method of a well-formed request frame, else None."""
+    if not isinstance(frame, dict) or frame.get("type") != "req":
+        return None
+    frame_id, method = frame.get("id"), frame.get("method")
+    if not isinstance(frame_id, str) or not isinstance(method, str):
+        return None
+    if len(frame_id) > MAX_ID_CHARS or len(method) > MAX_METHOD_CHARS:
+        return None
+    return method
+
+
+def _summary(outcome: Outcome) -> dict[str, object]:
+    summary: dict[str, object] = {"sanitize": outcome.decision}
+    if outcome.findings:
+        summary["findings"] = outcome.findings
+    return summary
+
+
+class Frames:
+    """Gives every authorized WebSocket flow its `FrameGuard` (the tunnel refuses to run
+    without one)."""
+
+    name: ClassVar[str] = "frames"
+    sees_answered: ClassVar[bool] = False
+
+    def __init__(
+        self, detector: Detector, audit: AuditSink, upstream: Upstream, *, thread_threshold: int
+    ) -> None:
+        self._scanner = Scanner(detector, "frames")
+        self._audit = audit
+        self._upstream = upstream
+        self._thread_threshold = thread_threshold
+
+    async def __call__(self, flow: Flow) -> None:
+        if not flow.request.websocket:
+            return
+        flow.frames = FrameGuard(
+            self._scanner,
+            self._audit,
+            self._upstream.gateway_token,
+            self._upstream.max_message_bytes,
+            self._thread_threshold,
+            flow.actor,
+            flow.request_id,
+        )

@@ -1,0 +1,87 @@
+"""Frames stage: the guard a WebSocket's client frames pass; it fails closed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from openclaw_secure_stack.audit.sink import AuditEvent, AuditSink, CapturingSink
+from openclaw_secure_stack.detect import Detector, load_detector
+from openclaw_secure_stack.proxy.flow import Reject
+from openclaw_secure_stack.proxy.forward import Forward
+from openclaw_secure_stack.proxy.frames import FrameGuard, Frames
+from openclaw_secure_stack.proxy.sanitize import Scanner
+from openclaw_secure_stack.proxy.testing import TEST_GATEWAY_TOKEN, make_flow
+from openclaw_secure_stack.proxy.upstream import Upstream
+from openclaw_secure_stack.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[3]
+CONNECT = json.dumps(
+    {
+        "type": "req",
+        "id": "c",
+        "method": "connect",
+        "params": {"client": {"id": "cli", "mode": "cli"}},
+    }
+)
+SEND = json.dumps(
+    {
+        "type": "req",
+        "id": "s",
+        "method": "chat.send",
+        "params": {"sessionKey": "m", "message": "hi"},
+    }
+)
+
+
+@pytest.fixture(scope="module")
+def detector() -> Detector:
+    return load_detector(
+        ROOT / "config/prompt-rules.json", ROOT / "config/indirect-injection-rules.json"
+    )
+
+
+class BrokenSink:
+    def write(self, event: AuditEvent) -> None:
+        raise OSError("disk full")
+
+
+def guard(detector: Detector, sink: AuditSink) -> FrameGuard:
+    return FrameGuard(
+        Scanner(detector, "frames"), sink, TEST_GATEWAY_TOKEN, 4096, 1 << 20, "alice", "r"
+    )
+
+
+async def test_a_frame_that_cannot_be_audited_is_not_forwarded(detector: Detector) -> None:
+    """With the audit log failing, connect and chat.send close the socket (1011) unforwarded."""
+    broken = guard(detector, BrokenSink())
+    action = await broken.check(CONNECT, None)
+    assert (action.forward, action.close) == (None, 1011)
+    working = guard(detector, CapturingSink())
+    assert (await working.check(CONNECT, None)).forward is not None
+    working.audit = BrokenSink()
+    action = await working.check(SEND, None)
+    assert (action.forward, action.close) == (None, 1011)
+
+
+async def test_frames_stage_guards_websockets_only(detector: Detector, settings: Settings) -> None:
+    """A WebSocket flow gets a guard bound to its actor and request id; HTTP flows get none."""
+    stage = Frames(detector, CapturingSink(), Upstream(settings), thread_threshold=1024)
+    ws_flow, http_flow = make_flow("/", method="GET", websocket=True), make_flow()
+    ws_flow.actor = "alice"
+    await stage(ws_flow)
+    await stage(http_flow)
+    assert isinstance(ws_flow.frames, FrameGuard)
+    assert (ws_flow.frames.actor, ws_flow.frames.request_id) == ("alice", ws_flow.request_id)
+    assert http_flow.frames is None
+
+
+async def test_forward_refuses_a_websocket_nothing_guards(settings: Settings) -> None:
+    """Without a frame guard the forwarder does not open the tunnel: 503, fail closed."""
+    flow = make_flow("/ws", method="GET", websocket=True)
+    with pytest.raises(Reject) as info:
+        await Forward(Upstream(settings))(flow)
+    assert (info.value.status, info.value.code) == (503, "websocket_unguarded")
+    assert flow.tunnel is None
