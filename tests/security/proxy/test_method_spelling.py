@@ -79,11 +79,15 @@ def test_non_canonical_or_unknown_method_is_405_and_never_forwarded(
     )
 
 
+@pytest.mark.parametrize(
+    "target", ["/v1/chat/completions", "/v1/chat/completions?stream=1", "/v1/chat/completions?"]
+)
 def test_canonical_post_is_sanitized(
-    proxy_port: int, upstream: RecordingUpstream, data_dir: Path
+    proxy_port: int, upstream: RecordingUpstream, data_dir: Path, target: str
 ) -> None:
-    """Control: the canonical POST of the same body reaches the sanitizer, which refuses it."""
-    status, _ = send(proxy_port, "POST", "/v1/chat/completions")
+    """The canonical POST of the same body reaches the sanitizer, which refuses it; a query
+    string does not change the route (OpenClaw routes on the pathname alone)."""
+    status, _ = send(proxy_port, "POST", target)
     assert status == 400
     assert upstream.protected_requests() == []
     assert last_record(data_dir)["details"]["denied"] == "prompt_injection"  # type: ignore[index]
