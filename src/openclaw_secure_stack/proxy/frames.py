@@ -31,7 +31,7 @@ from openclaw_secure_stack.audit.sink import AuditEvent, AuditSink
 from openclaw_secure_stack.detect import Detector
 from openclaw_secure_stack.proxy.flow import Flow, FrameAction, Reject
 from openclaw_secure_stack.proxy.prompt import Field, Rope, Scanned
-from openclaw_secure_stack.proxy.sanitize import Outcome, Scanner
+from openclaw_secure_stack.proxy.sanitize import Outcome, Scanner, strict_json
 from openclaw_secure_stack.proxy.upstream import Upstream
 
 # What a chat client of the stack needs; every other gateway method (config, exec approvals,
@@ -92,12 +92,13 @@ class FrameGuard:
         if len(text) > self.max_frame_bytes or len(text.encode()) > self.max_frame_bytes:
             return self._close(1009, "frame too large", None, None)
         try:
-            frame = json.loads(text)
-        except json.JSONDecodeError:
+            frame = strict_json(text)
+        except ValueError:
             return self._close(1008, "invalid frame", None, None)
-        method = _method(frame)
-        if method is None:
+        request = _request(frame)
+        if request is None:
             return self._close(1008, "invalid frame", None, None)
+        frame, method = request
         if not self.connected:
             return (
                 self._connect(frame)
@@ -193,8 +194,8 @@ class FrameGuard:
         return True
 
 
-def _method(frame: object) -> str | None:
-    """The method of a well-formed request frame, else None."""
+def _request(frame: object) -> tuple[dict[str, Any], str] | None:
+    """A well-formed request frame and its method, else None."""
     if not isinstance(frame, dict) or frame.get("type") != "req":
         return None
     frame_id, method = frame.get("id"), frame.get("method")
@@ -202,7 +203,7 @@ def _method(frame: object) -> str | None:
         return None
     if len(frame_id) > MAX_ID_CHARS or len(method) > MAX_METHOD_CHARS:
         return None
-    return method
+    return frame, method
 
 
 def _summary(outcome: Outcome) -> dict[str, object]:

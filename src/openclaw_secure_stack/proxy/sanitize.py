@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -166,12 +167,29 @@ def _refused(outcome: Outcome, reason: str) -> Outcome:
     return outcome
 
 
+def strict_json(text: str) -> object:
+    """JSON with finite numbers only (NaN or 1e999 could not be written back as JSON after a
+    strip); ValueError otherwise."""
+    return json.loads(text, parse_constant=_no_constant, parse_float=_finite)
+
+
 def parse_json(raw: bytes) -> object:
     """The JSON document, read as UTF-8 (a BOM or another encoding is refused with 400)."""
     try:
-        return json.loads(raw.decode("utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError):
+        return strict_json(raw.decode("utf-8"))
+    except ValueError:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
         raise Reject(400, "invalid_json", "the request body is not valid JSON") from None
+
+
+def _no_constant(name: str) -> float:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError("number out of range")
+    return value
 
 
 class Sanitize:

@@ -292,6 +292,9 @@ async def test_other_paths_are_not_read(detector: Detector) -> None:
         (b'{"messages": "hello"}', "invalid_body"),
         (b'{"messages": ["hello"]}', "invalid_body"),
         (b'{"messages": [{"role": "user", "content": 5}]}', "invalid_body"),
+        (b'{"messages": [], "temperature": NaN}', "invalid_json"),
+        (b'{"messages": [], "temperature": 1e999}', "invalid_json"),
+        (b'\xef\xbb\xbf{"messages": []}', "invalid_json"),
     ],
 )
 async def test_bad_bodies_are_400(detector: Detector, body: bytes, code: str) -> None:
