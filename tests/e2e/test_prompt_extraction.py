@@ -10,9 +10,10 @@ import uuid
 from typing import Any
 
 import pytest
-from harness import StackHandle
+from harness import REQUEST_TIMEOUT, StackHandle
 
 from openclaw_secure_stack.proxy.prompt import chat_texts
+from openclaw_secure_stack.proxy.testing import raw_exchange, raw_request
 
 
 def marker() -> str:
@@ -192,3 +193,34 @@ def test_injection_in_any_shape_never_reaches_openclaw(stack: StackHandle, shape
     [record] = [r for r in records if r.get("request_id") == result.headers["x-request-id"]]
     assert (record["outcome"], record["details"]["denied"]) == ("deny", "prompt_injection")
     assert tag not in json.dumps(record)
+
+
+def raw_post(port: int, method: str, target: str, token: str, payload: object) -> int | None:
+    body = json.dumps(payload).encode()
+    headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+    request = raw_request(target, method=method, token=token, headers=headers, body=body)
+    return raw_exchange(port, request, timeout=REQUEST_TIMEOUT).status
+
+
+def test_spellings_openclaw_routes_as_chat_are_refused_at_the_proxy(stack: StackHandle) -> None:
+    """OpenClaw itself serves `/__openclaw__/cap/<x>/v1/chat/completions` as a chat (control,
+    straight to OpenClaw with its token); through the proxy that path and a lower-case `post`
+    are refused, and the model never sees their text."""
+    direct, refused = marker(), [marker(), marker()]
+    chat = {"model": "openclaw", "user": stack.new_session()}
+    openclaw = f"/__openclaw__/cap/c{direct}/v1/chat/completions"
+    user = {"role": "user", "content": f"hello {direct}"}
+    status = raw_post(
+        stack.openclaw_port, "POST", openclaw, stack.gateway_token, {**chat, "messages": [user]}
+    )
+    assert status == 200
+    assert any(direct in r.text() for r in stack.llm.requests)
+
+    proxy_port = int(stack.proxy_url.rsplit(":", 1)[1])
+    cap = {**chat, "messages": [{"role": "user", "content": f"hi {refused[0]}"}]}
+    lower = {**chat, "messages": [{"role": "user", "content": f"hi {refused[1]}"}]}
+    assert raw_post(proxy_port, "POST", openclaw, stack.client_token, cap) == 400
+    assert raw_post(proxy_port, "post", "/v1/chat/completions", stack.client_token, lower) == 405
+    for tag in refused:
+        assert not any(tag in r.text() for r in stack.llm.requests)
+        assert stack.openclaw_traces(tag) == []
