@@ -116,15 +116,13 @@ class Scanner:
                     "direct" if text.kind == "direct" else "indirect", rule_id
                 )
                 spans = [s for s in verdict.spans if s.rule_id == rule_id]
-                finding = self._finding(rule_id, rule.severity, rule.action, text, spans)
-                if finding not in outcome.findings:
-                    outcome.findings.append(finding)
+                _add(outcome, self._finding(rule_id, rule.severity, rule.action, text, spans))
             model = verdict.classifier
             if model is not None and model.decision != "pass":
                 spans = [Span(FINDING_RULE, 0, len(text.rope.text))]
                 finding = self._finding(FINDING_RULE, "high", model.decision, text, spans)
                 finding["probability"] = round(model.probability, 4)
-                outcome.findings.append(finding)
+                _add(outcome, finding)
 
     def _finding(
         self, rule: str, severity: str, action: str, text: Scanned, spans: list[Span]
@@ -160,6 +158,12 @@ class Scanner:
                 target.put(cleaned)
                 changed = True
         return changed
+
+
+def _add(outcome: Outcome, finding: Mapping[str, object]) -> None:
+    """Record a finding once, however many strip rounds see it."""
+    if finding not in outcome.findings:
+        outcome.findings.append(finding)
 
 
 def _refused(outcome: Outcome, reason: str) -> Outcome:
