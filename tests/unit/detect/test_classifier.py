@@ -336,6 +336,12 @@ def test_direct_verdict_carries_the_model_score(detector: Detector) -> None:
     assert "exact" in record["top_ngrams"] or "words" in record["top_ngrams"]
 
 
+def test_classify_false_gives_the_rules_verdict_alone(detector: Detector) -> None:
+    """With classify=False the model is not consulted (system text, tool definitions)."""
+    verdict = detector.detect(MODEL_ONLY_ATTACK, "direct", classify=False)
+    assert (verdict.decision, verdict.classifier) == ("pass", None)
+
+
 def test_model_never_weakens_the_rules(detector: Detector) -> None:
     """The verdict is the stronger of the two: a rules reject stays reject whatever the model."""
     rules_only = load_detector(
