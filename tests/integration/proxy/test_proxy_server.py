@@ -110,7 +110,10 @@ async def test_websocket_is_relayed_under_auth(proxy: str, upstream: RecordingUp
         session.ws_connect(f"{proxy}/ws", headers=ALICE, protocols=["chat"]) as ws,
     ):
         assert ws.protocol == "chat"
-        await ws.send_json({"type": "req", "id": "1", "method": "connect", "params": {}})
+        client = {"id": "cli", "mode": "cli"}
+        await ws.send_json(
+            {"type": "req", "id": "1", "method": "connect", "params": {"client": client}}
+        )
         echoed = (await ws.receive(timeout=5)).data
         assert json.loads(echoed.removeprefix("echo: "))["method"] == "connect"
     [seen] = upstream.requests
