@@ -1,0 +1,322 @@
+"""The gateway as a pure ASGI app: OpenAI-compatible `POST /v1/chat/completions` and
+`GET /v1/models` for OpenClaw, behind the gateway key; `GET /health` without it.
+
+A chat call: key checked (constant time), body read under its cap (413) and deadline (408),
+parsed and checked (400), tool results cleaned (`scanner`), the provider called with its real key,
+the reply guarded (`reply`), and one `model_gateway.call` audit record written. Every error is an
+OpenAI-format JSON error; one raised before the reply's first byte becomes its status.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import os
+import time
+from collections.abc import AsyncIterator, MutableMapping
+from dataclasses import dataclass
+from typing import Any
+
+from openclaw_secure_stack.audit.sink import AuditEvent, AuditSink
+from openclaw_secure_stack.detect import Detector
+from openclaw_secure_stack.model_gateway.config import GatewayConfig
+from openclaw_secure_stack.model_gateway.decisions import AllowAll, ToolCallDecider
+from openclaw_secure_stack.model_gateway.errors import FAILED, GatewayError, invalid
+from openclaw_secure_stack.model_gateway.provenance import (
+    MemoryProvenance,
+    ProvenanceStore,
+    ReadResult,
+)
+from openclaw_secure_stack.model_gateway.providers import Provider, provider_for
+from openclaw_secure_stack.model_gateway.providers.http import ProviderHTTP
+from openclaw_secure_stack.model_gateway.reply import ReplyGuard, ReplySummary
+from openclaw_secure_stack.model_gateway.scanner import ToolResultReport, ToolResultScanner
+from openclaw_secure_stack.proxy.flow import Body, ClientGone, Headers, Receive, Reject, Send
+
+log = logging.getLogger(__name__)
+
+Scope = MutableMapping[str, Any]
+CALLER = "openclaw"
+EVENT = "model_gateway.call"
+CHAT_PATH = "/v1/chat/completions"
+
+
+@dataclass
+class _Reply:
+    status: int
+    content_type: str
+    body: AsyncIterator[bytes]
+
+
+async def _once(content: bytes) -> AsyncIterator[bytes]:
+    yield content
+
+
+def _json(status: int, payload: object) -> _Reply:
+    content = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+    return _Reply(status, "application/json", _once(content))
+
+
+def _error(exc: GatewayError) -> _Reply:
+    return _Reply(exc.status, "application/json", _once(exc.body()))
+
+
+def build_app(
+    config: GatewayConfig,
+    detector: Detector,
+    sink: AuditSink,
+    *,
+    decider: ToolCallDecider | None = None,
+    provenance: ProvenanceStore | None = None,
+) -> GatewayApp:
+    """The gateway with its provider; `decider` defaults to allow-all until governance lands."""
+    http = ProviderHTTP(
+        connect_timeout=config.connect_timeout,
+        read_timeout=config.read_timeout,
+        stream_read_timeout=config.stream_read_timeout,
+        max_event_bytes=config.max_event_bytes,
+    )
+    return GatewayApp(
+        config,
+        ToolResultScanner(
+            detector,
+            cache_entries=config.verdict_cache_entries,
+            thread_threshold=config.scan_thread_threshold,
+        ),
+        provider_for(config.provider, http),
+        sink,
+        AllowAll() if decider is None else decider,
+        MemoryProvenance(config.provenance_entries) if provenance is None else provenance,
+    )
+
+
+class GatewayApp:
+    def __init__(
+        self,
+        config: GatewayConfig,
+        scanner: ToolResultScanner,
+        provider: Provider,
+        sink: AuditSink,
+        decider: ToolCallDecider,
+        provenance: ProvenanceStore,
+    ) -> None:
+        self.config = config
+        self.scanner = scanner
+        self.provider = provider
+        self.provenance = provenance
+        self._sink = sink
+        self._decider = decider
+        self._key = config.gateway_key.encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            await self._http(scope, receive, send)
+        elif scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+        elif scope["type"] == "websocket":
+            await send({"type": "websocket.close", "code": 1008})
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.provider.close()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request_id = os.urandom(12).hex()
+        headers = Headers.from_raw(scope["headers"])
+        try:
+            reply = await self._route(scope, headers, receive, request_id)
+        except ClientGone:
+            return
+        except GatewayError as exc:
+            reply = _error(exc)
+        except Exception:
+            log.exception("model call %s failed inside the gateway", request_id)
+            reply = _error(FAILED)
+        await _respond(reply, request_id, send)
+
+    async def _route(
+        self, scope: Scope, headers: Headers, receive: Receive, request_id: str
+    ) -> _Reply:
+        method, path = scope.get("method", "GET"), scope.get("path", "")
+        if path == "/health" and method == "GET":
+            return _json(200, {"status": "ok"})
+        if not self._authorized(headers):
+            self._write(AuditEvent(EVENT, "deny", None, request_id, {"reason": "bad_key"}))
+            raise GatewayError(401, "invalid_api_key", "a valid gateway key is required")
+        if path == "/v1/models" and method == "GET":
+            model = {
+                "id": self.config.provider.model,
+                "object": "model",
+                "owned_by": "openclaw-secure-stack",
+            }
+            return _json(200, {"object": "list", "data": [model]})
+        if path == CHAT_PATH and method == "POST":
+            return await self._chat(headers, receive, request_id)
+        if path in ("/v1/models", CHAT_PATH):
+            raise GatewayError(405, "method_not_allowed", f"{method} is not allowed on {path}")
+        raise GatewayError(404, "not_found", f"no such endpoint: {path[:200]}")
+
+    def _authorized(self, headers: Headers) -> bool:
+        values = headers.get_all("authorization")
+        if len(values) != 1:
+            return False
+        scheme, _, key = values[0].partition(" ")
+        return scheme.lower() == "bearer" and hmac.compare_digest(key.strip().encode(), self._key)
+
+    async def _read_request(
+        self, headers: Headers, receive: Receive
+    ) -> tuple[dict[str, Any], bytes]:
+        limit = self.config.max_body_bytes
+        declared = headers.get_all("content-length")
+        length: int | None = None
+        if declared:
+            if len(set(declared)) > 1 or not declared[0].strip().isdecimal():
+                raise invalid("Content-Length must be one decimal number")
+            length = int(declared[0])
+            if length > limit:
+                raise GatewayError(413, "body_too_large", f"request body exceeds {limit} bytes")
+        body = Body(receive, length=length, limit=limit, timeout=self.config.client_timeout)
+        try:
+            raw = await body.read()
+        except Reject as exc:
+            raise GatewayError(exc.status, exc.code, exc.message) from None
+        try:
+            document = json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            raise invalid("the request body is not valid JSON") from None
+        return check_request(document), raw
+
+    async def _chat(self, headers: Headers, receive: Receive, request_id: str) -> _Reply:
+        started = time.monotonic()
+        document, raw = await self._read_request(headers, receive)
+        call = _CallRecord(self, request_id, raw, bool(document.get("stream")), started)
+        reports = await self.scanner.clean(document["messages"])
+        call.reports = reports
+        try:
+            chunks = await self.provider.open(document)
+        except GatewayError as exc:
+            call.write(ReplySummary(error=exc.code))
+            raise
+        guard = ReplyGuard(
+            decider=self._decider,
+            provenance=self.provenance,
+            record=call.write,
+            request_id=request_id,
+            model=self.config.provider.model,
+            read=tuple(ReadResult(r.tool, r.call_id, r.decision, r.rules) for r in reports),
+            max_arguments_chars=self.config.max_body_bytes,
+        )
+        if not call.stream:
+            return _json(200, await guard.completion(chunks))
+        include_usage = bool((document.get("stream_options") or {}).get("include_usage"))
+        return _Reply(200, "text/event-stream", guard.sse(chunks, include_usage))
+
+    def _write(self, event: AuditEvent) -> None:
+        try:
+            self._sink.write(event)
+        except Exception as exc:
+            log.exception("the audit log cannot record model call %s", event.request_id)
+            raise GatewayError(
+                503, "audit_unavailable", "the audit log cannot record; model call blocked"
+            ) from exc
+
+
+class _CallRecord:
+    """Writes the one audit record of a model call (content as hashes, never stored)."""
+
+    def __init__(
+        self, app: GatewayApp, request_id: str, raw: bytes, stream: bool, started: float
+    ) -> None:
+        self._app = app
+        self.request_id = request_id
+        self.request_sha256 = hashlib.sha256(raw).hexdigest()
+        self.stream = stream
+        self.started = started
+        self.reports: list[ToolResultReport] = []
+
+    def write(self, summary: ReplySummary) -> None:
+        blocked = any(not call.allowed for call in summary.calls)
+        outcome = "error" if summary.error else "deny" if blocked else "allow"
+        findings = [r.to_record() for r in self.reports if r.decision != "pass"]
+        details: dict[str, object] = {
+            "provider": self._app.config.provider.kind,
+            "model": self._app.config.provider.model,
+            "stream": self.stream,
+            "request_sha256": self.request_sha256,
+            "tool_results": len(self.reports),
+            "findings": findings,
+            "tool_calls": [call.to_record() for call in summary.calls],
+            "usage": _usage(summary.usage),
+            "finish_reason": summary.finish_reason,
+            "reply_sha256": summary.text_sha256 or None,
+            "duration_ms": round((time.monotonic() - self.started) * 1000, 1),
+        }
+        if summary.error:
+            details["error"] = summary.error
+        self._app._write(AuditEvent(EVENT, outcome, CALLER, self.request_id, details))
+
+
+def _usage(usage: dict[str, Any] | None) -> dict[str, int] | None:
+    if usage is None:
+        return None
+    names = ("prompt_tokens", "completion_tokens", "total_tokens")
+    return {name: usage[name] for name in names if isinstance(usage.get(name), int)}
+
+
+def check_request(document: object) -> dict[str, Any]:
+    """The request, if it has the shape of an OpenAI chat request the gateway can serve."""
+    if not isinstance(document, dict):
+        raise invalid("the JSON body must be an object")
+    messages = document.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise invalid("'messages' must be a non-empty list")
+    for index, message in enumerate(messages):
+        if not isinstance(message, dict) or not isinstance(message.get("role"), str):
+            raise invalid(f"messages[{index}] must be an object with a string 'role'")
+    if not isinstance(document.get("stream", False), bool):
+        raise invalid("'stream' must be true or false")
+    if document.get("n", 1) != 1:
+        raise invalid("'n' must be 1")
+    if not isinstance(document.get("tools", []), list):
+        raise invalid("'tools' must be a list")
+    options = document.get("stream_options")
+    if options is not None and not isinstance(options, dict):
+        raise invalid("'stream_options' must be an object")
+    return document
+
+
+async def _respond(reply: _Reply, request_id: str, send: Send) -> None:
+    """The head goes with the first chunk: an error raised before it still gets its status."""
+    body = reply.body
+    try:
+        try:
+            first = await anext(body, b"")
+        except GatewayError as exc:
+            reply, first = _error(exc), exc.body()
+        except Exception:
+            log.exception("model call %s failed before its reply started", request_id)
+            reply, first = _error(FAILED), FAILED.body()
+        headers = [
+            (b"content-type", reply.content_type.encode()),
+            (b"x-request-id", request_id.encode()),
+        ]
+        if reply.content_type == "text/event-stream":
+            headers.append((b"cache-control", b"no-cache"))
+        await send({"type": "http.response.start", "status": reply.status, "headers": headers})
+        chunk: bytes | None = first
+        while chunk is not None:
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            chunk = await anext(body, None)
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+    finally:
+        aclose = getattr(body, "aclose", None)
+        if aclose is not None:
+            await aclose()

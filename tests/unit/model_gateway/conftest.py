@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.fakes.model_providers import FakeAnthropic, FakeOpenAI, FakeProvider, Turn
+
+from openclaw_secure_stack.audit.sink import CapturingSink
+from openclaw_secure_stack.detect import Detector, load_detector
+from openclaw_secure_stack.model_gateway.app import GatewayApp, build_app
+from openclaw_secure_stack.model_gateway.config import GatewayConfig, ProviderConfig
+
+ROOT = Path(__file__).resolve().parents[3]
+GATEWAY_KEY = "gateway-key-for-tests-0123456789abcdef"
+PROVIDER_KEY = "sk-provider-real-key-0123456789"
+
+
+@pytest.fixture(scope="session")
+def detector() -> Detector:
+    return load_detector(
+        ROOT / "config/prompt-rules.json", ROOT / "config/indirect-injection-rules.json"
+    )
+
+
+@pytest.fixture(scope="module")
+def fake_openai() -> Iterator[FakeOpenAI]:
+    server = FakeOpenAI().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def fake_anthropic() -> Iterator[FakeAnthropic]:
+    server = FakeAnthropic().start()
+    yield server
+    server.stop()
+
+
+def config_for(provider: FakeProvider, **limits: Any) -> GatewayConfig:
+    kind = "anthropic" if isinstance(provider, FakeAnthropic) else "openai"
+    return GatewayConfig(
+        gateway_key=GATEWAY_KEY,
+        provider=ProviderConfig(kind, provider.base_url, PROVIDER_KEY, "real-model"),
+        **limits,
+    )
+
+
+MakeGateway = Callable[..., tuple[GatewayApp, CapturingSink]]
+
+
+@pytest.fixture
+async def make_gateway(detector: Detector) -> AsyncIterator[MakeGateway]:
+    """A gateway app (in-process) in front of a fake provider, with a capturing audit sink."""
+    apps: list[GatewayApp] = []
+
+    def make(provider: FakeProvider, **options: Any) -> tuple[GatewayApp, CapturingSink]:
+        provider.requests.clear()
+        provider.step = Turn("ok")
+        sink = CapturingSink()
+        limits = {k: v for k, v in options.items() if k not in ("decider", "provenance")}
+        extras = {k: v for k, v in options.items() if k in ("decider", "provenance")}
+        app = build_app(config_for(provider, **limits), detector, sink, **extras)
+        apps.append(app)
+        return app, sink
+
+    yield make
+    for app in apps:
+        await app.provider.close()
