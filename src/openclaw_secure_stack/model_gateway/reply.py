@@ -12,10 +12,11 @@ effect). A provider failure mid-stream ends the stream with an OpenAI error even
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -118,10 +119,11 @@ class ReplyGuard:
     async def sse(self, chunks: AsyncIterator[Chunk], include_usage: bool) -> AsyncIterator[bytes]:
         """The reply as OpenAI SSE bytes."""
         try:
-            async for chunk in self._guarded(chunks):
-                if "usage" in chunk and not include_usage:
-                    continue
-                yield data_line(chunk)
+            async with contextlib.aclosing(self._guarded(chunks)) as guarded:
+                async for chunk in guarded:
+                    if "usage" in chunk and not include_usage:
+                        continue
+                    yield data_line(chunk)
         except GatewayError as exc:
             yield data_line(exc.payload())
             return
@@ -137,7 +139,9 @@ class ReplyGuard:
         calls: list[Chunk] = []
         finish: str | None = None
         usage: Chunk | None = None
-        async for chunk in self._guarded(chunks):
+        async with contextlib.aclosing(self._guarded(chunks)) as guarded:
+            replies = [chunk async for chunk in guarded]
+        for chunk in replies:
             usage = chunk.get("usage", usage)
             for choice in chunk.get("choices", ()):
                 delta = choice.get("delta") or {}
@@ -155,7 +159,7 @@ class ReplyGuard:
             completion["usage"] = usage
         return completion
 
-    async def _guarded(self, chunks: AsyncIterator[Chunk]) -> AsyncIterator[Chunk]:
+    async def _guarded(self, chunks: AsyncIterator[Chunk]) -> AsyncGenerator[Chunk, None]:
         try:
             async for chunk in chunks:
                 passing = self._take(chunk)

@@ -1,0 +1,175 @@
+"""The reply guard on synthetic provider chunks: text is never held, tool calls are assembled
+however they are split, and oversized or malformed pieces end the stream with an error."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from openclaw_secure_stack.model_gateway.decisions import AllowAll
+from openclaw_secure_stack.model_gateway.provenance import MemoryProvenance
+from openclaw_secure_stack.model_gateway.reply import ReplyGuard, ReplySummary
+
+
+def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+    return {
+        "id": "c1",
+        "model": "m",
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+    }
+
+
+def guard(records: list[ReplySummary] | None = None, limit: int = 1 << 20) -> ReplyGuard:
+    return ReplyGuard(
+        decider=AllowAll(),
+        provenance=MemoryProvenance(10),
+        record=(records if records is not None else []).append,
+        request_id="r1",
+        model="m",
+        read=(),
+        max_arguments_chars=limit,
+    )
+
+
+async def source(*chunks: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
+    for item in chunks:
+        yield item
+
+
+def payloads(raw: list[bytes]) -> list[Any]:
+    out: list[Any] = []
+    for line in raw:
+        data = line.decode().removeprefix("data: ").strip()
+        out.append(data if data == "[DONE]" else json.loads(data))
+    return out
+
+
+async def test_text_is_sent_before_the_provider_finishes() -> None:
+    """A text delta reaches OpenClaw while the provider is still streaming (nothing held)."""
+    gate = asyncio.Event()
+
+    async def slow() -> AsyncIterator[dict[str, Any]]:
+        yield chunk({"role": "assistant", "content": "Hel"})
+        await gate.wait()
+        yield chunk({"content": "lo"}, "stop")
+
+    stream = guard().sse(slow(), include_usage=False)
+    async with asyncio.timeout(5):
+        first = await anext(stream)
+    assert json.loads(first[6:])["choices"][0]["delta"]["content"] == "Hel"
+    gate.set()
+    rest = payloads([line async for line in stream])
+    assert rest[0]["choices"][0]["delta"] == {"content": "lo"}
+    assert rest[-2]["choices"][0]["finish_reason"] == "stop"
+    assert rest[-1] == "[DONE]"
+
+
+@pytest.mark.parametrize(
+    "pieces",
+    [
+        # OpenAI: head with id and name, then argument fragments by index
+        [
+            {
+                "index": 0,
+                "id": "call_a",
+                "type": "function",
+                "function": {"name": "exec", "arguments": ""},
+            },
+            {"index": 0, "function": {"arguments": '{"command"'}},
+            {"index": 0, "function": {"arguments": ': "ls"}'}},
+        ],
+        # A server that sends the whole call in one piece, without an index (Ollama's style)
+        [
+            {
+                "id": "call_a",
+                "type": "function",
+                "function": {"name": "exec", "arguments": '{"command": "ls"}'},
+            }
+        ],
+        # Name and arguments in the first piece
+        [
+            {"index": 0, "id": "call_a", "function": {"name": "exec", "arguments": '{"comm'}},
+            {"index": 0, "function": {"arguments": 'and": "ls"}'}},
+        ],
+    ],
+    ids=["fragments", "whole-no-index", "early-arguments"],
+)
+async def test_tool_calls_are_assembled_however_they_are_split(
+    pieces: list[dict[str, Any]],
+) -> None:
+    """Every wire shape of a streamed tool call ends as one whole call."""
+    chunks = [chunk({"tool_calls": [piece]}) for piece in pieces] + [chunk({}, "tool_calls")]
+    out = payloads([line async for line in guard().sse(source(*chunks), include_usage=False)])
+    calls = [
+        c for e in out[:-1] for ch in e["choices"] for c in ch["delta"].get("tool_calls") or []
+    ]
+    assert calls == [
+        {
+            "index": 0,
+            "id": "call_a",
+            "type": "function",
+            "function": {"name": "exec", "arguments": '{"command": "ls"}'},
+        }
+    ]
+
+
+async def test_two_whole_calls_without_index_stay_two() -> None:
+    """Without indexes, a new id starts a new call."""
+    pieces = [
+        {"id": "a", "function": {"name": "read", "arguments": "{}"}},
+        {"id": "b", "function": {"name": "ls", "arguments": "{}"}},
+    ]
+    chunks = [chunk({"tool_calls": [p]}) for p in pieces] + [chunk({}, "tool_calls")]
+    out = payloads([line async for line in guard().sse(source(*chunks), include_usage=False)])
+    calls = [
+        c for e in out[:-1] for ch in e["choices"] for c in ch["delta"].get("tool_calls") or []
+    ]
+    assert [(c["index"], c["id"]) for c in calls] == [(0, "a"), (1, "b")]
+
+
+async def test_oversized_arguments_end_the_stream_with_an_error() -> None:
+    """A call whose arguments grow past the cap is never passed; an error event ends the stream."""
+    records: list[ReplySummary] = []
+    piece = {"index": 0, "id": "x", "function": {"name": "w", "arguments": "a" * 60}}
+    pieces = [chunk({"tool_calls": [dict(piece)]}) for _ in range(3)]
+    out = payloads(
+        [line async for line in guard(records, limit=100).sse(source(*pieces), include_usage=False)]
+    )
+    assert out[-1]["error"]["code"] == "provider_invalid"
+    assert all("tool_calls" not in json.dumps(e) for e in out[:-1])
+    assert records[0].error == "provider_invalid"
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"choices": ["not an object"]},
+        chunk({"tool_calls": "nope"}),
+        chunk({"tool_calls": ["nope"]}),
+    ],
+)
+async def test_malformed_provider_chunks_end_the_stream_with_an_error(bad: dict[str, Any]) -> None:
+    """A chunk the guard cannot read is an error, never passed on half-understood."""
+    out = payloads(
+        [
+            line
+            async for line in guard().sse(source(chunk({"content": "a"}), bad), include_usage=False)
+        ]
+    )
+    assert out[-1]["error"]["code"] == "provider_invalid"
+    assert "[DONE]" not in out
+
+
+async def test_a_client_that_leaves_still_gets_the_call_recorded() -> None:
+    """Closing the stream early writes the audit record with `client_gone`."""
+    records: list[ReplySummary] = []
+    stream = guard(records).sse(
+        source(chunk({"content": "a"}), chunk({"content": "b"})), include_usage=False
+    )
+    await anext(stream)
+    await stream.aclose()
+    assert [r.error for r in records] == ["client_gone"]
