@@ -41,6 +41,7 @@ Scope = MutableMapping[str, Any]
 CALLER = "openclaw"
 EVENT = "model_gateway.call"
 CHAT_PATH = "/v1/chat/completions"
+ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
 
 
 @dataclass
@@ -279,8 +280,9 @@ def check_request(document: object) -> dict[str, Any]:
     if not isinstance(messages, list) or not messages:
         raise invalid("'messages' must be a non-empty list")
     for index, message in enumerate(messages):
-        if not isinstance(message, dict) or not isinstance(message.get("role"), str):
-            raise invalid(f"messages[{index}] must be an object with a string 'role'")
+        if not isinstance(message, dict) or message.get("role") not in ROLES:
+            # An unknown role could carry a tool result past the scanner: refuse it.
+            raise invalid(f"messages[{index}] must be an object with a role of {sorted(ROLES)}")
     if not isinstance(document.get("stream", False), bool):
         raise invalid("'stream' must be true or false")
     if document.get("n", 1) != 1:

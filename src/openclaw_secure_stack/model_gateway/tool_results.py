@@ -1,7 +1,8 @@
 """Tool results in an OpenAI chat request, and how a verdict rewrites one (pure functions).
 
-A tool result is the content of a `role: "tool"` message (a string, or a list of parts whose
-`text` parts are read), or a `{"type": "tool_result"}` content part in any message. Each text is
+A tool result is the content of a `role: "tool"` (or legacy `"function"`) message (a string, or
+a list of parts whose `text` parts are read), or a `{"type": "tool_result"}` content part in any
+message. Each text is
 one `ToolText`, with a setter that puts the cleaned text back into the request document.
 
 What the model then reads, per verdict of the indirect rules:
@@ -95,9 +96,11 @@ def tool_texts(messages: list[object]) -> list[ToolText]:
     for index, message in enumerate(messages):
         if not isinstance(message, dict):
             raise invalid(f"messages[{index}] must be an object")
-        if message.get("role") == "tool":
-            call_id = message.get("tool_call_id")
-            if not isinstance(call_id, str):
+        role = message.get("role")
+        if role in ("tool", "function"):
+            # `function` is OpenAI's older form of a tool result: a name, no call id.
+            call_id = message.get("tool_call_id", "") if role == "tool" else ""
+            if not isinstance(call_id, str) or (role == "tool" and not call_id):
                 raise invalid(f"messages[{index}]: a tool message needs a string tool_call_id")
             key = normalise_call_id(call_id)
             tool = names.get(key) or str(message.get("name") or UNKNOWN_TOOL)

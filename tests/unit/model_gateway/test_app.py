@@ -222,6 +222,40 @@ async def test_tool_result_parts_are_each_cleaned(
     assert "Ignore all previous" not in parts[1]["text"]
 
 
+@pytest.mark.parametrize(
+    "message",
+    [
+        {"role": "function", "name": "web_fetch", "content": INJECTION},
+        {
+            "role": "user",
+            "content": [{"type": "tool_result", "tool_use_id": "t_1", "content": INJECTION}],
+        },
+        {
+            "role": "user",
+            "content": [
+                {
+                    "type": "tool_result",
+                    "tool_use_id": "t_1",
+                    "content": [{"type": "text", "text": INJECTION}],
+                }
+            ],
+        },
+    ],
+    ids=["legacy-function", "tool-result-part", "tool-result-part-list"],
+)
+async def test_every_form_of_tool_result_is_cleaned(
+    make_gateway: MakeGateway, fake_openai: FakeOpenAI, message: dict[str, Any]
+) -> None:
+    """Legacy function results and tool_result content parts are scanned like tool messages."""
+    app, sink = make_gateway(fake_openai)
+    answer = await post(app, chat({"role": "user", "content": "go"}, message))
+    assert answer.status == 200
+    sent = json.dumps(fake_openai.requests[0].body["messages"][1])
+    assert "ignore all previous instructions" not in sent
+    assert "withheld because it matched prompt-injection rules OSS-IND-001" in sent
+    assert sink.events[0].details["findings"][0]["decision"] == "reject"
+
+
 async def test_a_tool_result_that_cannot_be_scanned_is_withheld(
     make_gateway: MakeGateway, fake_openai: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -397,6 +431,8 @@ async def test_non_streamed_request_gets_one_completion(
         b'{"messages": "hi"}',
         b'{"messages": [1]}',
         b'{"messages": [{"content": "no role"}]}',
+        b'{"messages": [{"role": "ipython", "content": "unknown role"}]}',
+        b'{"messages": [{"role": "tool", "tool_call_id": "", "content": "empty id"}]}',
         b'{"messages": [{"role": "user", "content": "x"}], "stream": "yes"}',
         b'{"messages": [{"role": "user", "content": "x"}], "n": 2}',
         b'{"messages": [{"role": "user", "content": "x"}], "tools": {}}',

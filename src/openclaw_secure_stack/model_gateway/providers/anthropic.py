@@ -149,10 +149,10 @@ def _turns(messages: list[Any]) -> tuple[list[str], list[dict[str, Any]]]:
         if role in ("system", "developer"):
             system.append(_text(message.get("content"), where))
             continue
-        if role == "tool":
+        if role in ("tool", "function"):
             result = {
                 "type": "tool_result",
-                "tool_use_id": str(message.get("tool_call_id")),
+                "tool_use_id": str(message.get("tool_call_id") or message.get("name")),
                 "content": _text(message.get("content"), where),
             }
             role, blocks = "user", [result]
