@@ -54,7 +54,7 @@ class AnthropicProvider:
     async def open(self, request: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
         body = json.dumps(messages_request(request, self._model)).encode()
         events = await self._http.stream(self._url, self._headers, body)
-        return _translated(events, self._model)
+        return openai_chunks(events, self._model)
 
     async def close(self) -> None:
         await self._http.close()
@@ -324,7 +324,7 @@ class _Translator:
         return []
 
 
-async def _translated(events: AsyncIterator[Event], model: str) -> AsyncIterator[dict[str, Any]]:
+async def openai_chunks(events: AsyncIterator[Event], model: str) -> AsyncIterator[dict[str, Any]]:
     translator = _Translator(model)
     async for event in events:
         try:
