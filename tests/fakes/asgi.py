@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from dataclasses import dataclass
@@ -37,17 +38,24 @@ async def call(
     headers: Sequence[tuple[str, str]] = (),
     body: bytes = b"",
     chunks: Sequence[bytes] | None = None,
+    hang_up_after: int | None = None,
 ) -> Answer:
+    """Send the request; `hang_up_after` N body messages of the reply, the client disconnects
+    (until then, as with a real server, `receive` waits once the request body is read)."""
     parts = list(chunks) if chunks is not None else [body]
     raw_headers = [(k.lower().encode(), v.encode()) for k, v in headers]
     if chunks is None:
         raw_headers.append((b"content-length", str(len(body)).encode()))
     scope = {"type": "http", "method": method, "path": path, "headers": raw_headers}
 
+    hung_up = asyncio.Event()
+    sent = 0
+
     async def receive() -> dict[str, Any]:
         if parts:
             chunk = parts.pop(0)
             return {"type": "http.request", "body": chunk, "more_body": bool(parts)}
+        await hung_up.wait()
         return {"type": "http.disconnect"}
 
     status = 0
@@ -55,12 +63,15 @@ async def call(
     content = bytearray()
 
     async def send(message: dict[str, Any]) -> None:
-        nonlocal status
+        nonlocal status, sent
         if message["type"] == "http.response.start":
             status = message["status"]
             out_headers.update({k.decode(): v.decode() for k, v in message["headers"]})
         elif message["type"] == "http.response.body":
             content.extend(message.get("body", b""))
+            sent += 1
+            if hang_up_after is not None and sent >= hang_up_after:
+                hung_up.set()
 
     await app(scope, receive, send)
     return Answer(status, out_headers, bytes(content))

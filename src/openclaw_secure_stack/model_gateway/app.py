@@ -9,6 +9,8 @@ OpenAI-format JSON error; one raised before the reply's first byte becomes its s
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import hmac
 import json
@@ -141,7 +143,21 @@ class GatewayApp:
         except Exception:
             log.exception("model call %s failed inside the gateway", request_id)
             reply = _error(FAILED)
-        await _respond(reply, request_id, send)
+        main = asyncio.current_task()
+        gone = asyncio.Event()
+        watcher = None
+        if reply.content_type == "text/event-stream" and main is not None:
+            # OpenClaw aborting a run hangs up: stop the provider's generation too.
+            watcher = asyncio.create_task(_cancel_on_disconnect(receive, main, gone))
+        try:
+            await _respond(reply, request_id, send)
+        except asyncio.CancelledError:
+            if not gone.is_set() or main is None:
+                raise
+            main.uncancel()
+        finally:
+            if watcher is not None:
+                watcher.cancel()
 
     async def _route(
         self, scope: Scope, headers: Headers, receive: Receive, request_id: str
@@ -293,6 +309,17 @@ def check_request(document: object) -> dict[str, Any]:
     if options is not None and not isinstance(options, dict):
         raise invalid("'stream_options' must be an object")
     return document
+
+
+async def _cancel_on_disconnect(
+    receive: Receive, main: asyncio.Task[None], gone: asyncio.Event
+) -> None:
+    """Called once the request body is read: the next message can only be the hang-up."""
+    with contextlib.suppress(Exception):
+        while (await receive())["type"] != "http.disconnect":
+            pass
+    gone.set()
+    main.cancel()
 
 
 async def _respond(reply: _Reply, request_id: str, send: Send) -> None:

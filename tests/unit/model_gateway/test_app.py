@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from typing import Any
@@ -571,3 +572,28 @@ async def test_anthropic_errors_are_mapped(
     answer = await post(app, chat({"role": "user", "content": "x"}))
     assert answer.status == 400
     assert "prompt is too long" in answer.json()["error"]["message"]
+
+
+async def test_a_hang_up_stops_the_provider_call_and_is_audited(
+    make_gateway: MakeGateway, fake_openai: FakeOpenAI
+) -> None:
+    """OpenClaw aborting mid-stream cancels the provider request; the call is recorded as
+    `client_gone`, with no tool call passed."""
+    app, sink = make_gateway(fake_openai, stream_read_timeout=30)
+    fake_openai.step = Stall(mid_stream=True)
+    async with asyncio.timeout(10):
+        answer = await call(
+            app,
+            "POST",
+            "/v1/chat/completions",
+            headers=AUTH,
+            body=chat({"role": "user", "content": "x"}),
+            hang_up_after=1,
+        )
+    assert answer.status == 200
+    [event] = sink.events
+    assert (event.outcome, event.details["error"], event.details["tool_calls"]) == (
+        "error",
+        "client_gone",
+        [],
+    )
