@@ -257,6 +257,8 @@ class ReplyGuard:
         return self._closing(outcomes)
 
     async def _decide(self, call: ProposedCall) -> CallDecision:
+        if not call.name:
+            return CallDecision(False, "the model proposed a tool call without a name")
         provenance = Provenance(
             call.call_id,
             call.name,

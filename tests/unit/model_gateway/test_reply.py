@@ -173,3 +173,17 @@ async def test_a_client_that_leaves_still_gets_the_call_recorded() -> None:
     await anext(stream)
     await stream.aclose()
     assert [r.error for r in records] == ["client_gone"]
+
+
+async def test_a_call_without_a_name_is_blocked() -> None:
+    """A tool call the provider sent without a name cannot be decided: it is blocked."""
+    piece = {"index": 0, "id": "call_x", "function": {"arguments": "{}"}}
+    chunks = [chunk({"tool_calls": [piece]}), chunk({}, "tool_calls")]
+    records: list[ReplySummary] = []
+    out = payloads(
+        [line async for line in guard(records).sse(source(*chunks), include_usage=False)]
+    )
+    assert all("tool_calls" not in ch["delta"] for e in out[:-1] for ch in e["choices"])
+    assert "without a name" in out[-3]["choices"][0]["delta"]["content"]
+    assert out[-2]["choices"][0]["finish_reason"] == "stop"
+    assert [c.allowed for c in records[0].calls] == [False]
