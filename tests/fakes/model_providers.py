@@ -80,6 +80,8 @@ class FakeProvider:
     def __init__(self) -> None:
         self.requests: list[Recorded] = []
         self.step: Step = Turn("ok")
+        # Answer for a request that carries a tool result (the end of a tool cycle), if set.
+        self.after_tools: Turn | None = None
         self.port = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
@@ -95,10 +97,15 @@ class FakeProvider:
     def error_body(self, failure: Failure) -> dict[str, Any]:
         raise NotImplementedError
 
+    def has_tool_result(self, body: dict[str, Any]) -> bool:
+        raise NotImplementedError
+
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
         self.requests.append(Recorded(request.path, dict(request.headers), body))
         step = self.step
+        if self.after_tools is not None and self.has_tool_result(body):
+            step = self.after_tools
         if isinstance(step, Failure):
             return web.json_response(self.error_body(step), status=step.status)
         if isinstance(step, Stall) and not step.mid_stream:
@@ -160,6 +167,9 @@ class FakeProvider:
 class FakeOpenAI(FakeProvider):
     path = "/v1/chat/completions"
 
+    def has_tool_result(self, body: dict[str, Any]) -> bool:
+        return any(message.get("role") == "tool" for message in body.get("messages", []))
+
     def error_body(self, failure: Failure) -> dict[str, Any]:
         return {
             "error": {"message": failure.message, "type": "invalid_request_error", "code": None}
@@ -208,6 +218,14 @@ class FakeOpenAI(FakeProvider):
 
 class FakeAnthropic(FakeProvider):
     path = "/v1/messages"
+
+    def has_tool_result(self, body: dict[str, Any]) -> bool:
+        return any(
+            isinstance(block, dict) and block.get("type") == "tool_result"
+            for message in body.get("messages", [])
+            if isinstance(message.get("content"), list)
+            for block in message["content"]
+        )
 
     def error_body(self, failure: Failure) -> dict[str, Any]:
         return {"type": "error", "error": {"type": "api_error", "message": failure.message}}

@@ -1,8 +1,10 @@
 """Tool results in an OpenAI chat request, and how a verdict rewrites one (pure functions).
 
 A tool result is the content of a `role: "tool"` (or legacy `"function"`) message (a string, or
-a list of parts whose `text` parts are read), or a `{"type": "tool_result"}` content part in any
-message. Each text is
+a list of parts whose `text` parts are read), a `{"type": "tool_result"}` content part in any
+message, or the inside of an OpenClaw internal-context block in a user turn (OpenClaw's trailing
+internal message is not a person's text: it carries data OpenClaw gathered, e.g. subagent
+results). Each text is
 one `ToolText`, with a setter that puts the cleaned text back into the request document.
 
 What the model then reads, per verdict of the indirect rules:
@@ -24,6 +26,11 @@ from openclaw_secure_stack.model_gateway.errors import invalid
 
 MARKER = "[removed by OpenClaw Secure Stack: {rule}]"
 UNKNOWN_TOOL = "unknown"
+# OpenClaw's runtime context inside user turns (its trailing internal message): not a person's
+# text but data OpenClaw gathered (exec sessions, subagent results), so it is scanned as such.
+CONTEXT_BEGIN = "<<<BEGIN_OPENCLAW_INTERNAL_CONTEXT>>>"
+CONTEXT_END = "<<<END_OPENCLAW_INTERNAL_CONTEXT>>>"
+CONTEXT_SOURCE = "openclaw-internal-context"
 # Non-text parts a tool message may carry through unscanned (OpenAI's content part types).
 _PASSING_PARTS = frozenset({"image_url", "input_audio", "file"})
 
@@ -89,6 +96,55 @@ def _content_texts(
     return texts
 
 
+def context_spans(text: str) -> list[tuple[int, int]]:
+    """Where the insides of OpenClaw's internal-context blocks are (an unclosed block runs to
+    the end of the text)."""
+    spans: list[tuple[int, int]] = []
+    begin = text.find(CONTEXT_BEGIN)
+    while begin >= 0:
+        start = begin + len(CONTEXT_BEGIN)
+        end = text.find(CONTEXT_END, start)
+        end = len(text) if end < 0 else end
+        spans.append((start, end))
+        begin = text.find(CONTEXT_BEGIN, end)
+    return spans
+
+
+def _context_texts(holder: dict[str, object], key: str, text: str, message: int) -> list[ToolText]:
+    """One `ToolText` per internal-context block of `text` (`holder[key]`); each puts its
+    cleaned block back in place."""
+    spans = context_spans(text)
+    cleaned: dict[int, str] = {}
+
+    def putter(number: int) -> Callable[[str], None]:
+        def put(new: str) -> None:
+            cleaned[number] = new
+            parts, cursor = [], 0
+            for block, (start, end) in enumerate(spans):
+                parts += [text[cursor:start], cleaned.get(block, text[start:end])]
+                cursor = end
+            holder[key] = "".join([*parts, text[cursor:]])
+
+        return put
+
+    return [
+        ToolText(message, "", CONTEXT_SOURCE, text[start:end], putter(number))
+        for number, (start, end) in enumerate(spans)
+    ]
+
+
+def _user_context(message: dict[str, object], index: int) -> list[ToolText]:
+    content = message.get("content")
+    if isinstance(content, str):
+        return _context_texts(message, "content", content, index)
+    found: list[ToolText] = []
+    if isinstance(content, list):
+        for part in content:
+            if isinstance(part, dict) and isinstance(part.get("text"), str):
+                found += _context_texts(part, "text", part["text"], index)
+    return found
+
+
 def tool_texts(messages: list[object]) -> list[ToolText]:
     """Every tool-result text of a request's `messages`, in order."""
     names = _tool_names(messages)
@@ -106,7 +162,10 @@ def tool_texts(messages: list[object]) -> list[ToolText]:
             tool = names.get(key) or str(message.get("name") or UNKNOWN_TOOL)
             for text, put in _content_texts(message, "content", f"messages[{index}]"):
                 found.append(ToolText(index, key, tool, text, put))
-        elif isinstance(message.get("content"), list):
+            continue
+        if role == "user":
+            found += _user_context(message, index)
+        if isinstance(message.get("content"), list):
             for part in message["content"]:
                 if isinstance(part, dict) and part.get("type") == "tool_result":
                     key = normalise_call_id(str(part.get("tool_use_id", "")))

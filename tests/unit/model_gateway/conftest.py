@@ -58,6 +58,7 @@ async def make_gateway(detector: Detector) -> AsyncIterator[MakeGateway]:
     def make(provider: FakeProvider, **options: Any) -> tuple[GatewayApp, CapturingSink]:
         provider.requests.clear()
         provider.step = Turn("ok")
+        provider.after_tools = None
         sink = CapturingSink()
         limits = {k: v for k, v in options.items() if k not in ("decider", "provenance")}
         extras = {k: v for k, v in options.items() if k in ("decider", "provenance")}
