@@ -32,6 +32,8 @@ class OpenAIProvider:
             "stream": True,
             "stream_options": {"include_usage": True},
         }
+        # Always re-serialised, never the client's bytes: the provider must parse exactly what
+        # was scanned (a duplicate key read differently by its parser would bypass the scan).
         # ASCII JSON: a lone surrogate the client sent stays a valid \u escape.
         encoded = json.dumps(body).encode()
         return _chunks(await self._http.stream(self._url, self._headers, encoded))
