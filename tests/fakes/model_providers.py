@@ -67,6 +67,7 @@ class Recorded:
     path: str
     headers: dict[str, str]
     body: dict[str, Any]
+    raw: bytes = b""
 
 
 def _pieces(text: str, size: int) -> Iterator[str]:
@@ -101,8 +102,9 @@ class FakeProvider:
         raise NotImplementedError
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
-        body = await request.json()
-        self.requests.append(Recorded(request.path, dict(request.headers), body))
+        raw = await request.read()
+        body = json.loads(raw)
+        self.requests.append(Recorded(request.path, dict(request.headers), body, raw))
         step = self.step
         if self.after_tools is not None and self.has_tool_result(body):
             step = self.after_tools

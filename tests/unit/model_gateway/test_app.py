@@ -307,6 +307,26 @@ async def test_clean_internal_context_passes_unchanged(
     assert sink.events[0].details["findings"] == []
 
 
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+async def test_a_duplicate_key_cannot_smuggle_unscanned_text(
+    make_gateway: MakeGateway,
+    fake_openai: FakeOpenAI,
+    fake_anthropic: FakeAnthropic,
+    provider: str,
+) -> None:
+    """With a key given twice, the provider gets only the value that was scanned: the request
+    is re-serialised, never forwarded as the client's bytes."""
+    fake = fake_openai if provider == "openai" else fake_anthropic
+    app, _ = make_gateway(fake)
+    messages = [json.dumps(m) for m in tool_turn("clean")]
+    messages[3] = json.dumps(tool_turn(INJECTION)[3])[:-1] + ', "content": "clean"}'
+    body = ('{"model": "m", "stream": true, "messages": [' + ", ".join(messages) + "]}").encode()
+    assert body.count(INJECTION.encode()) == 1
+    answer = await post(app, body)
+    assert answer.status == 200
+    assert INJECTION.encode() not in fake.requests[0].raw
+
+
 async def test_a_tool_result_that_cannot_be_scanned_is_withheld(
     make_gateway: MakeGateway, fake_openai: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
 ) -> None:
