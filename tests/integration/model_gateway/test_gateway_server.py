@@ -3,6 +3,7 @@ OpenAI and Anthropic providers, with a real audit log."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import subprocess
@@ -15,7 +16,14 @@ from typing import Any
 
 import aiohttp
 import pytest
-from tests.fakes.model_providers import Call, FakeAnthropic, FakeOpenAI, FakeProvider, Turn
+from tests.fakes.model_providers import (
+    Call,
+    FakeAnthropic,
+    FakeOpenAI,
+    FakeProvider,
+    Stall,
+    Turn,
+)
 
 from openclaw_secure_stack.audit.testing import TEST_KEY
 from openclaw_secure_stack.audit.verify import verify_chain
@@ -175,3 +183,27 @@ async def test_wrong_key_is_refused_over_the_wire(served: tuple[FakeProvider, st
     assert status == 401
     assert body["error"]["code"] == "invalid_api_key"
     assert provider.requests == []
+
+
+async def test_a_hang_up_mid_stream_is_noticed_and_audited(
+    served: tuple[FakeProvider, str, Path],
+) -> None:
+    """Over granian: OpenClaw hanging up while the provider stalls ends the call at once,
+    recorded as client_gone (the provider request is cancelled, not left to time out)."""
+    provider, url, data_dir = served
+    provider.step = Stall(mid_stream=True)
+    log = data_dir / "audit.jsonl"
+    before = len(log.read_text().splitlines())
+    body = {"messages": [{"role": "user", "content": "x"}], "stream": True}
+    headers = {"Authorization": f"Bearer {GATEWAY_KEY}"}
+    async with aiohttp.ClientSession() as session:
+        resp = await session.post(f"{url}/chat/completions", json=body, headers=headers)
+        assert resp.status == 200
+        assert (await resp.content.readline()).startswith(b"data: ")
+        resp.close()
+    deadline = time.monotonic() + 10
+    while len(log.read_text().splitlines()) == before:
+        assert time.monotonic() < deadline, "no audit record after the hang-up"
+        await asyncio.sleep(0.05)
+    record = json.loads(log.read_text().splitlines()[-1])
+    assert (record["outcome"], record["details"]["error"]) == ("error", "client_gone")
