@@ -166,7 +166,7 @@ class GatewayApp:
         if path == "/health" and method == "GET":
             return _json(200, {"status": "ok"})
         if not self._authorized(headers):
-            self._write(AuditEvent(EVENT, "deny", None, request_id, {"reason": "bad_key"}))
+            self.audit(AuditEvent(EVENT, "deny", None, request_id, {"reason": "bad_key"}))
             raise GatewayError(401, "invalid_api_key", "a valid gateway key is required")
         if path == "/v1/models" and method == "GET":
             model = {
@@ -236,7 +236,8 @@ class GatewayApp:
         include_usage = bool((document.get("stream_options") or {}).get("include_usage"))
         return _Reply(200, "text/event-stream", guard.sse(chunks, include_usage))
 
-    def _write(self, event: AuditEvent) -> None:
+    def audit(self, event: AuditEvent) -> None:
+        """Record `event`; GatewayError 503 if the audit log cannot (the call is blocked)."""
         try:
             self._sink.write(event)
         except Exception as exc:
@@ -278,7 +279,7 @@ class _CallRecord:
         }
         if summary.error:
             details["error"] = summary.error
-        self._app._write(AuditEvent(EVENT, outcome, CALLER, self.request_id, details))
+        self._app.audit(AuditEvent(EVENT, outcome, CALLER, self.request_id, details))
 
 
 def _usage(usage: dict[str, Any] | None) -> dict[str, int] | None:

@@ -27,14 +27,6 @@ class ReadResult:
     decision: str
     rules: tuple[str, ...] = ()
 
-    def to_record(self) -> dict[str, object]:
-        return {
-            "tool": self.tool,
-            "call_id": self.call_id,
-            "decision": self.decision,
-            "rules": list(self.rules),
-        }
-
 
 @dataclass(frozen=True)
 class Provenance:

@@ -667,3 +667,18 @@ async def test_a_hang_up_stops_the_provider_call_and_is_audited(
         "client_gone",
         [],
     )
+
+
+async def test_an_unrecordable_failure_is_503(
+    make_gateway: MakeGateway, fake_openai: FakeOpenAI
+) -> None:
+    """When even the error cannot be audited, OpenClaw gets 503 audit_unavailable."""
+    app, sink = make_gateway(fake_openai)
+
+    def refuse(event: object) -> None:
+        raise OSError("disk full")
+
+    sink.write = refuse  # type: ignore[method-assign]
+    fake_openai.step = Failure(500, "internal")
+    answer = await post(app, chat({"role": "user", "content": "x"}))
+    assert (answer.status, answer.json()["error"]["code"]) == (503, "audit_unavailable")
