@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import logging
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
@@ -75,6 +76,15 @@ class _Assembly:
 
 def _sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _json_object(arguments: str) -> bool:
+    if not arguments.strip():
+        return True
+    try:
+        return isinstance(json.loads(arguments), dict)
+    except ValueError:
+        return False
 
 
 def block_text(name: str, call_id: str, reason: str) -> str:
@@ -259,6 +269,9 @@ class ReplyGuard:
     async def _decide(self, call: ProposedCall) -> CallDecision:
         if not call.name:
             return CallDecision(False, "the model proposed a tool call without a name")
+        if not _json_object(call.arguments):
+            # A call that cannot be read (e.g. cut off at max_tokens) cannot be decided.
+            return CallDecision(False, "the tool call's arguments are not a JSON object")
         provenance = Provenance(
             call.call_id,
             call.name,

@@ -187,3 +187,18 @@ async def test_a_call_without_a_name_is_blocked() -> None:
     assert "without a name" in out[-3]["choices"][0]["delta"]["content"]
     assert out[-2]["choices"][0]["finish_reason"] == "stop"
     assert [c.allowed for c in records[0].calls] == [False]
+
+
+@pytest.mark.parametrize("arguments", ['{"path": "/etc/pas', "[1, 2]", "not json", '"text"'])
+async def test_a_call_with_unreadable_arguments_is_blocked(arguments: str) -> None:
+    """Arguments that are not a JSON object (cut off, wrong type) cannot be decided: blocked."""
+    piece = {"index": 0, "id": "call_x", "function": {"name": "read", "arguments": arguments}}
+    chunks = [chunk({"tool_calls": [piece]}), chunk({}, "length")]
+    records: list[ReplySummary] = []
+    out = payloads(
+        [line async for line in guard(records).sse(source(*chunks), include_usage=False)]
+    )
+    assert all("tool_calls" not in ch["delta"] for e in out[:-1] for ch in e["choices"])
+    assert "not a JSON object" in out[-3]["choices"][0]["delta"]["content"]
+    assert out[-2]["choices"][0]["finish_reason"] == "length"
+    assert [c.allowed for c in records[0].calls] == [False]
