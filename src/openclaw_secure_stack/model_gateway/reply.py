@@ -204,6 +204,9 @@ class ReplyGuard:
             if choice.get("finish_reason"):
                 self.summary.finish_reason = str(choice["finish_reason"])
             choice["finish_reason"] = None
+            if "delta" not in choice and isinstance(choice.get("message"), dict):
+                # A few OpenAI-compatible servers stream `message` where OpenAI has `delta`.
+                choice["delta"] = choice.pop("message")
             delta = choice.get("delta") or {}
             pieces = delta.pop("tool_calls", None)
             if pieces:

@@ -202,3 +202,14 @@ async def test_a_call_with_unreadable_arguments_is_blocked(arguments: str) -> No
     assert "not a JSON object" in out[-3]["choices"][0]["delta"]["content"]
     assert out[-2]["choices"][0]["finish_reason"] == "length"
     assert [c.allowed for c in records[0].calls] == [False]
+
+
+async def test_a_streamed_message_field_is_read_as_delta() -> None:
+    """Servers that stream `message` instead of `delta` get their text and calls read, too."""
+    piece = {"index": 0, "id": "c", "function": {"name": "read", "arguments": "{}"}}
+    first = {"choices": [{"index": 0, "message": {"content": "Hi", "tool_calls": [piece]}}]}
+    out = payloads(
+        [line async for line in guard().sse(source(first, chunk({}, "tool_calls")), False)]
+    )
+    assert out[0]["choices"][0]["delta"] == {"content": "Hi"}
+    assert out[1]["choices"][0]["delta"]["tool_calls"][0]["id"] == "c"
