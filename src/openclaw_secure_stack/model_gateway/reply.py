@@ -126,14 +126,18 @@ class ReplyGuard:
         self.summary = ReplySummary()
         self._recorded = False
 
-    async def sse(self, chunks: AsyncIterator[Chunk], include_usage: bool) -> AsyncIterator[bytes]:
-        """The reply as OpenAI SSE bytes."""
+    async def sse(
+        self, batches: AsyncIterator[list[Chunk]], include_usage: bool
+    ) -> AsyncIterator[bytes]:
+        """The reply as OpenAI SSE bytes: what arrived together is sent on together."""
         try:
-            async with contextlib.aclosing(self._guarded(chunks)) as guarded:
-                async for chunk in guarded:
-                    if "usage" in chunk and not include_usage:
-                        continue
-                    yield data_line(chunk)
+            async with contextlib.aclosing(self._guarded(batches)) as guarded:
+                async for batch in guarded:
+                    lines = [
+                        data_line(chunk) for chunk in batch if include_usage or "usage" not in chunk
+                    ]
+                    if lines:
+                        yield b"".join(lines)
         except GatewayError as exc:
             yield data_line(exc.payload())
             return
@@ -143,14 +147,14 @@ class ReplyGuard:
             return
         yield DONE
 
-    async def completion(self, chunks: AsyncIterator[Chunk]) -> Chunk:
+    async def completion(self, batches: AsyncIterator[list[Chunk]]) -> Chunk:
         """The reply as one `chat.completion` object (for a client that did not stream)."""
         text: list[str] = []
         calls: list[Chunk] = []
         finish: str | None = None
         usage: Chunk | None = None
-        async with contextlib.aclosing(self._guarded(chunks)) as guarded:
-            replies = [chunk async for chunk in guarded]
+        async with contextlib.aclosing(self._guarded(batches)) as guarded:
+            replies = [chunk async for batch in guarded for chunk in batch]
         for chunk in replies:
             usage = chunk.get("usage", usage)
             for choice in chunk.get("choices", ()):
@@ -169,14 +173,15 @@ class ReplyGuard:
             completion["usage"] = usage
         return completion
 
-    async def _guarded(self, chunks: AsyncIterator[Chunk]) -> AsyncGenerator[Chunk, None]:
+    async def _guarded(
+        self, batches: AsyncIterator[list[Chunk]]
+    ) -> AsyncGenerator[list[Chunk], None]:
         try:
-            async for chunk in chunks:
-                passing = self._take(chunk)
-                if passing is not None:
+            async for batch in batches:
+                passing = [chunk for chunk in map(self._take, batch) if chunk is not None]
+                if passing:
                     yield passing
-            for chunk in await self._finish():
-                yield chunk
+            yield await self._finish()
         except Exception as exc:
             self.summary.error = exc.code if isinstance(exc, GatewayError) else "gateway_failed"
             self._write_record()

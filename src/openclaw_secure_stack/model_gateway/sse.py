@@ -61,11 +61,14 @@ class SSEParser:
         return None
 
 
-async def events(chunks: AsyncIterable[bytes], max_event_bytes: int) -> AsyncIterator[Event]:
+async def batches(chunks: AsyncIterable[bytes], max_event_bytes: int) -> AsyncIterator[list[Event]]:
+    """The events of each network read together, so what arrived together is sent on together
+    (one write instead of one per event); a read that completes no event yields nothing."""
     parser = SSEParser(max_event_bytes)
     async for chunk in chunks:
-        for event in parser.feed(chunk):
-            yield event
+        events = parser.feed(chunk)
+        if events:
+            yield events
 
 
 def data_line(payload: object) -> bytes:

@@ -147,11 +147,11 @@ def event(kind: str, **data: Any) -> Event:
 
 
 async def replay(*events: Event) -> list[dict[str, Any]]:
-    async def source() -> AsyncIterator[Event]:
+    async def source() -> AsyncIterator[list[Event]]:
         for item in events:
-            yield item
+            yield [item]
 
-    return [chunk async for chunk in openai_chunks(source(), "m")]
+    return [chunk async for batch in openai_chunks(source(), "m") for chunk in batch]
 
 
 START = event(

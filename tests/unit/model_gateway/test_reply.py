@@ -35,16 +35,18 @@ def guard(records: list[ReplySummary] | None = None, limit: int = 1 << 20) -> Re
     )
 
 
-async def source(*chunks: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
+async def source(*chunks: dict[str, Any]) -> AsyncIterator[list[dict[str, Any]]]:
+    """The chunks as a provider stream, one network read each."""
     for item in chunks:
-        yield item
+        yield [item]
 
 
 def payloads(raw: list[bytes]) -> list[Any]:
     out: list[Any] = []
-    for line in raw:
-        data = line.decode().removeprefix("data: ").strip()
-        out.append(data if data == "[DONE]" else json.loads(data))
+    for event in b"".join(raw).decode().split("\n\n"):
+        if event:
+            data = event.removeprefix("data: ")
+            out.append(data if data == "[DONE]" else json.loads(data))
     return out
 
 
@@ -52,10 +54,10 @@ async def test_text_is_sent_before_the_provider_finishes() -> None:
     """A text delta reaches OpenClaw while the provider is still streaming (nothing held)."""
     gate = asyncio.Event()
 
-    async def slow() -> AsyncIterator[dict[str, Any]]:
-        yield chunk({"role": "assistant", "content": "Hel"})
+    async def slow() -> AsyncIterator[list[dict[str, Any]]]:
+        yield [chunk({"role": "assistant", "content": "Hel"})]
         await gate.wait()
-        yield chunk({"content": "lo"}, "stop")
+        yield [chunk({"content": "lo"}, "stop")]
 
     stream = guard().sse(slow(), include_usage=False)
     async with asyncio.timeout(5):

@@ -17,9 +17,10 @@ Chunk = dict[str, Any]
 
 
 class Provider(Protocol):
-    async def open(self, request: dict[str, Any]) -> AsyncIterator[Chunk]:
+    async def open(self, request: dict[str, Any]) -> AsyncIterator[list[Chunk]]:
         """Start the model call; GatewayError if the provider cannot be reached or refuses.
-        The iterator yields OpenAI chunks and raises GatewayError if the stream breaks."""
+        The iterator yields OpenAI chunks, batched as they arrived, and raises GatewayError if
+        the stream breaks."""
         ...
 
     async def close(self) -> None: ...

@@ -51,7 +51,7 @@ class AnthropicProvider:
             "accept": "text/event-stream",
         }
 
-    async def open(self, request: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
+    async def open(self, request: dict[str, Any]) -> AsyncIterator[list[dict[str, Any]]]:
         body = json.dumps(messages_request(request, self._model)).encode()
         events = await self._http.stream(self._url, self._headers, body)
         return openai_chunks(events, self._model)
@@ -324,22 +324,31 @@ class _Translator:
         return []
 
 
-async def openai_chunks(events: AsyncIterator[Event], model: str) -> AsyncIterator[dict[str, Any]]:
+async def openai_chunks(
+    batches: AsyncIterator[list[Event]], model: str
+) -> AsyncIterator[list[dict[str, Any]]]:
+    """Messages events, batched as they arrived, as batches of OpenAI chunks."""
     translator = _Translator(model)
-    async for event in events:
-        try:
-            data = json.loads(event.data) if event.data else {}
-        except ValueError:
-            raise GatewayError(
-                502, "provider_invalid", "the model provider sent bad JSON"
-            ) from None
-        if not isinstance(data, dict):
-            raise GatewayError(502, "provider_invalid", "the model provider sent a non-object")
-        kind = event.event if event.event != "message" else str(data.get("type", ""))
-        for chunk in translator.translate(kind, data):
-            yield chunk
-        if kind == "message_stop":
-            return
+    async for events in batches:
+        chunks: list[dict[str, Any]] = []
+        for event in events:
+            kind, data = _parsed(event)
+            chunks += translator.translate(kind, data)
+            if kind == "message_stop":
+                yield chunks
+                return
+        if chunks:
+            yield chunks
     raise GatewayError(
         502, "provider_broken", "the model provider's reply ended before message_stop"
     )
+
+
+def _parsed(event: Event) -> tuple[str, dict[str, Any]]:
+    try:
+        data = json.loads(event.data) if event.data else {}
+    except ValueError:
+        raise GatewayError(502, "provider_invalid", "the model provider sent bad JSON") from None
+    if not isinstance(data, dict):
+        raise GatewayError(502, "provider_invalid", "the model provider sent a non-object")
+    return (event.event if event.event != "message" else str(data.get("type", ""))), data

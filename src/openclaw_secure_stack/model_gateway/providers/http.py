@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Mapping
 import aiohttp
 
 from openclaw_secure_stack.model_gateway.errors import GatewayError
-from openclaw_secure_stack.model_gateway.sse import Event, EventTooLarge, events
+from openclaw_secure_stack.model_gateway.sse import Event, EventTooLarge, batches
 
 _ERROR_BODY_BYTES = 64 << 10
 _MESSAGE_CHARS = 500
@@ -50,9 +50,9 @@ class ProviderHTTP:
 
     async def stream(
         self, url: str, headers: Mapping[str, str], body: bytes
-    ) -> AsyncIterator[Event]:
-        """POST `body` and return its SSE events; GatewayError for an unreachable, slow or
-        refusing provider, before any event, and for a stream that breaks, later."""
+    ) -> AsyncIterator[list[Event]]:
+        """POST `body` and return its SSE events, batched by network read. GatewayError for an
+        unreachable, slow or refusing provider, before any event; for a broken stream, later."""
         try:
             async with asyncio.timeout(self.read_timeout):
                 resp = await self.session.post(
@@ -71,19 +71,22 @@ class ProviderHTTP:
                 raise await _refusal(resp)
         return self._events(resp)
 
-    async def _events(self, resp: aiohttp.ClientResponse) -> AsyncIterator[Event]:
+    async def _events(self, resp: aiohttp.ClientResponse) -> AsyncIterator[list[Event]]:
         async with resp:
             try:
-                async for event in events(self._chunks(resp), self.max_event_bytes):
-                    yield event
+                async for batch in batches(self._chunks(resp), self.max_event_bytes):
+                    yield batch
             except EventTooLarge as exc:
                 raise GatewayError(502, "provider_invalid", str(exc)) from None
 
     async def _chunks(self, resp: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
         while True:
             try:
-                async with asyncio.timeout(self.stream_read_timeout):
-                    chunk = await resp.content.readany()
+                # What already arrived needs no deadline (the proxy's forwarder does the same).
+                chunk = resp.content.read_nowait()
+                if not chunk and not resp.content.at_eof():
+                    async with asyncio.timeout(self.stream_read_timeout):
+                        chunk = await resp.content.readany()
             except TimeoutError:
                 raise GatewayError(
                     504, "provider_timeout", "the model provider stopped sending its reply"

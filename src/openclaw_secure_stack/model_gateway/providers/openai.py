@@ -25,7 +25,7 @@ class OpenAIProvider:
             "accept": "text/event-stream",
         }
 
-    async def open(self, request: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
+    async def open(self, request: dict[str, Any]) -> AsyncIterator[list[dict[str, Any]]]:
         body = {
             **request,
             "model": self._model,
@@ -42,20 +42,27 @@ class OpenAIProvider:
         await self._http.close()
 
 
-async def _chunks(events: AsyncIterator[Event]) -> AsyncIterator[dict[str, Any]]:
-    async for event in events:
-        if event.data == "[DONE]":
-            return
-        try:
-            chunk = json.loads(event.data)
-        except ValueError:
-            raise GatewayError(
-                502, "provider_invalid", "the model provider sent bad JSON"
-            ) from None
-        if not isinstance(chunk, dict):
-            raise GatewayError(502, "provider_invalid", "the model provider sent a non-object")
-        if "error" in chunk:
-            detail = provider_message(event.data.encode())
-            raise GatewayError(502, "provider_error", f"the model provider failed: {detail}")
-        yield chunk
+async def _chunks(batches: AsyncIterator[list[Event]]) -> AsyncIterator[list[dict[str, Any]]]:
+    async for events in batches:
+        chunks: list[dict[str, Any]] = []
+        for event in events:
+            if event.data == "[DONE]":
+                if chunks:
+                    yield chunks
+                return
+            chunks.append(_chunk(event))
+        yield chunks
     raise GatewayError(502, "provider_broken", "the model provider's reply ended without [DONE]")
+
+
+def _chunk(event: Event) -> dict[str, Any]:
+    try:
+        chunk = json.loads(event.data)
+    except ValueError:
+        raise GatewayError(502, "provider_invalid", "the model provider sent bad JSON") from None
+    if not isinstance(chunk, dict):
+        raise GatewayError(502, "provider_invalid", "the model provider sent a non-object")
+    if "error" in chunk:
+        detail = provider_message(event.data.encode())
+        raise GatewayError(502, "provider_error", f"the model provider failed: {detail}")
+    return chunk
