@@ -25,7 +25,7 @@ from openclaw_secure_stack.audit.sink import AuditEvent, AuditSink
 from openclaw_secure_stack.detect import Detector
 from openclaw_secure_stack.model_gateway.config import GatewayConfig
 from openclaw_secure_stack.model_gateway.decisions import AllowAll, ToolCallDecider
-from openclaw_secure_stack.model_gateway.errors import FAILED, GatewayError, invalid
+from openclaw_secure_stack.model_gateway.errors import GatewayError, failed, invalid
 from openclaw_secure_stack.model_gateway.provenance import (
     MemoryProvenance,
     ProvenanceStore,
@@ -138,11 +138,8 @@ class GatewayApp:
             reply = await self._route(scope, headers, receive, request_id)
         except ClientGone:
             return
-        except GatewayError as exc:
-            reply = _error(exc)
-        except Exception:
-            log.exception("model call %s failed inside the gateway", request_id)
-            reply = _error(FAILED)
+        except Exception as exc:
+            reply = _error(self._refusal(exc, scope, request_id))
         main = asyncio.current_task()
         gone = asyncio.Event()
         watcher = None
@@ -159,6 +156,28 @@ class GatewayApp:
             if watcher is not None:
                 watcher.cancel()
 
+    def _refusal(self, exc: Exception, scope: Scope, request_id: str) -> GatewayError:
+        """The error to answer with, audited if that has not happened yet (bad input, unknown
+        paths, bugs); if it cannot be audited, the audit failure is the answer."""
+        if not isinstance(exc, GatewayError):
+            log.exception("model call %s failed inside the gateway", request_id, exc_info=exc)
+            exc = failed()
+        if exc.audited:
+            return exc
+        details = {
+            "method": scope.get("method"),
+            "path": str(scope.get("path", ""))[:200],
+            "status": exc.status,
+            "error": exc.code,
+        }
+        outcome = "error" if exc.status >= 500 else "deny"
+        caller = None if exc.status == 401 else CALLER
+        try:
+            self.audit(AuditEvent(EVENT, outcome, caller, request_id, details))
+        except GatewayError as unrecorded:
+            return unrecorded
+        return exc
+
     async def _route(
         self, scope: Scope, headers: Headers, receive: Receive, request_id: str
     ) -> _Reply:
@@ -166,7 +185,6 @@ class GatewayApp:
         if path == "/health" and method == "GET":
             return _json(200, {"status": "ok"})
         if not self._authorized(headers):
-            self.audit(AuditEvent(EVENT, "deny", None, request_id, {"reason": "bad_key"}))
             raise GatewayError(401, "invalid_api_key", "a valid gateway key is required")
         if path == "/v1/models" and method == "GET":
             model = {
@@ -195,7 +213,8 @@ class GatewayApp:
         declared = headers.get_all("content-length")
         length: int | None = None
         if declared:
-            if len(set(declared)) > 1 or not declared[0].strip().isdecimal():
+            value = declared[0].strip()
+            if len(set(declared)) > 1 or not (value.isdecimal() and value.isascii()):
                 raise invalid("Content-Length must be one decimal number")
             length = int(declared[0])
             if length > limit:
@@ -220,6 +239,7 @@ class GatewayApp:
         try:
             chunks = await self.provider.open(document)
         except GatewayError as exc:
+            exc.audited = True
             call.write(ReplySummary(error=exc.code))
             raise
         guard = ReplyGuard(
@@ -242,9 +262,11 @@ class GatewayApp:
             self._sink.write(event)
         except Exception as exc:
             log.exception("the audit log cannot record model call %s", event.request_id)
-            raise GatewayError(
+            unrecorded = GatewayError(
                 503, "audit_unavailable", "the audit log cannot record; model call blocked"
-            ) from exc
+            )
+            unrecorded.audited = True
+            raise unrecorded from exc
 
 
 class _CallRecord:
@@ -326,27 +348,19 @@ async def _cancel_on_disconnect(
 
 
 async def _respond(reply: _Reply, request_id: str, send: Send) -> None:
-    """The head goes with the first chunk: an error raised before it still gets its status."""
+    """Stream `reply`; its body never raises (the reply guard ends a broken stream with an
+    error event itself)."""
+    headers = [
+        (b"content-type", reply.content_type.encode()),
+        (b"x-request-id", request_id.encode()),
+    ]
+    if reply.content_type == "text/event-stream":
+        headers.append((b"cache-control", b"no-cache"))
     body = reply.body
     try:
-        try:
-            first = await anext(body, b"")
-        except GatewayError as exc:
-            reply, first = _error(exc), exc.body()
-        except Exception:
-            log.exception("model call %s failed before its reply started", request_id)
-            reply, first = _error(FAILED), FAILED.body()
-        headers = [
-            (b"content-type", reply.content_type.encode()),
-            (b"x-request-id", request_id.encode()),
-        ]
-        if reply.content_type == "text/event-stream":
-            headers.append((b"cache-control", b"no-cache"))
         await send({"type": "http.response.start", "status": reply.status, "headers": headers})
-        chunk: bytes | None = first
-        while chunk is not None:
+        async for chunk in body:
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
-            chunk = await anext(body, None)
         await send({"type": "http.response.body", "body": b"", "more_body": False})
     finally:
         aclose = getattr(body, "aclose", None)

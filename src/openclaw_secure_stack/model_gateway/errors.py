@@ -14,6 +14,8 @@ class GatewayError(Exception):
         self.code = code
         self.message = message
         self.kind = kind or ("invalid_request_error" if status < 500 else "upstream_error")
+        # Set once an audit record of this error was written (or could not be).
+        self.audited = False
 
     def payload(self) -> dict[str, object]:
         error = {"message": self.message, "type": self.kind, "param": None, "code": self.code}
@@ -28,5 +30,6 @@ def invalid(message: str) -> GatewayError:
     return GatewayError(400, "invalid_request", message)
 
 
-# A bug inside the gateway: the call is blocked, with a JSON error all the same.
-FAILED = GatewayError(500, "gateway_failed", "the model gateway failed; the call was blocked")
+def failed() -> GatewayError:
+    """A bug inside the gateway: the call is blocked, with a JSON error all the same."""
+    return GatewayError(500, "gateway_failed", "the model gateway failed; the call was blocked")

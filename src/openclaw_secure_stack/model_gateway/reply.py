@@ -26,7 +26,7 @@ from openclaw_secure_stack.model_gateway.decisions import (
     ProposedCall,
     ToolCallDecider,
 )
-from openclaw_secure_stack.model_gateway.errors import FAILED, GatewayError
+from openclaw_secure_stack.model_gateway.errors import GatewayError, failed
 from openclaw_secure_stack.model_gateway.provenance import Provenance, ProvenanceStore, ReadResult
 from openclaw_secure_stack.model_gateway.sse import DONE, data_line
 
@@ -143,7 +143,7 @@ class ReplyGuard:
             return
         except Exception:
             log.exception("model call %s failed while its reply streamed", self._request_id)
-            yield data_line(FAILED.payload())
+            yield data_line(failed().payload())
             return
         yield DONE
 

@@ -100,6 +100,30 @@ async def test_without_the_gateway_key_nothing_reaches_the_provider(
     assert (event.event, event.outcome) == ("model_gateway.call", "deny")
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        ("GET", "/v1/chat/completions", 405),
+        ("POST", "/v1/models", 405),
+        ("POST", "/v1/chat/completions/", 404),
+        ("POST", "/v1/completions", 404),
+        ("GET", "/health/../v1/models", 404),
+    ],
+)
+async def test_other_endpoints_are_refused_and_audited(
+    make_gateway: MakeGateway, fake_openai: FakeOpenAI, method: str, path: str, status: int
+) -> None:
+    """Only the exact endpoints answer; anything else is a JSON 404/405, audited, not forwarded."""
+    app, sink = make_gateway(fake_openai)
+    answer = await call(
+        app, method, path, headers=AUTH, body=chat({"role": "user", "content": "x"})
+    )
+    assert answer.status == status
+    assert "error" in answer.json()
+    assert fake_openai.requests == []
+    assert sink.events[0].details["status"] == status
+
+
 async def test_models_lists_the_configured_model(
     make_gateway: MakeGateway, fake_openai: FakeOpenAI
 ) -> None:
@@ -540,20 +564,27 @@ async def test_non_streamed_request_gets_one_completion(
 async def test_malformed_requests_are_400_and_not_forwarded(
     make_gateway: MakeGateway, fake_openai: FakeOpenAI, body: bytes
 ) -> None:
-    """Anything that is not a chat request the gateway can read is a 400 in OpenAI's format."""
-    app, _ = make_gateway(fake_openai)
+    """Anything that is not a chat request the gateway can read is a 400 in OpenAI's format,
+    audited as a denial."""
+    app, sink = make_gateway(fake_openai)
     answer = await post(app, body)
     assert answer.status == 400
     error = answer.json()["error"]
     assert (error["type"], error["code"]) == ("invalid_request_error", "invalid_request")
     assert fake_openai.requests == []
+    [event] = sink.events
+    assert (event.outcome, event.details["status"], event.details["error"]) == (
+        "deny",
+        400,
+        "invalid_request",
+    )
 
 
 async def test_body_over_the_cap_is_413_before_parsing(
     make_gateway: MakeGateway, fake_openai: FakeOpenAI
 ) -> None:
-    """A declared or streamed body over the cap is refused, nothing forwarded."""
-    app, _ = make_gateway(fake_openai, max_body_bytes=2048)
+    """A declared or streamed body over the cap is refused, nothing forwarded, both audited."""
+    app, sink = make_gateway(fake_openai, max_body_bytes=2048)
     big = chat({"role": "user", "content": "x" * 4096})
     declared = await post(app, big)
     chunked = await call(
@@ -562,6 +593,7 @@ async def test_body_over_the_cap_is_413_before_parsing(
     assert [declared.status, chunked.status] == [413, 413]
     assert declared.json()["error"]["code"] == "body_too_large"
     assert fake_openai.requests == []
+    assert [e.details["error"] for e in sink.events] == ["body_too_large", "body_too_large"]
 
 
 @pytest.mark.parametrize(
