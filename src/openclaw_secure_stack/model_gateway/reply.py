@@ -8,6 +8,10 @@ reason (`tool_calls` only if a call remains), the usage chunk if the client aske
 `data: [DONE]`. If the audit record cannot be written, no tool call is sent (audit before
 effect). A provider failure mid-stream ends the stream with an OpenAI error event
 (`data: {"error": ...}`), which OpenAI's clients raise as an error; its tool calls never pass.
+
+Only structured calls are seen here: OpenClaw also recovers DeepSeek "DSML" tool calls written
+as text, but only for a provider configured with `compat.thinkingFormat: "deepseek"`, which the
+gateway's provider entry in OpenClaw's config must therefore never have.
 """
 
 from __future__ import annotations
@@ -33,6 +37,8 @@ from openclaw_secure_stack.model_gateway.sse import DONE, data_line
 log = logging.getLogger(__name__)
 
 Chunk = dict[str, Any]
+# Where a legacy `function_call` is assembled: before any indexed call.
+LEGACY_INDEX = -1
 
 
 @dataclass(frozen=True)
@@ -213,9 +219,16 @@ class ReplyGuard:
                 # A few OpenAI-compatible servers stream `message` where OpenAI has `delta`.
                 choice["delta"] = choice.pop("message")
             delta = choice.get("delta") or {}
+            if not isinstance(delta, dict):
+                raise GatewayError(502, "provider_invalid", "a reply delta is not an object")
             pieces = delta.pop("tool_calls", None)
             if pieces:
                 self._assemble(pieces)
+            legacy = delta.pop("function_call", None)
+            if legacy is not None:
+                # OpenAI's older single-call form, which OpenClaw's client also runs: it is
+                # decided like any call and sent on in the current form.
+                self._assemble([{"index": LEGACY_INDEX, "function": legacy}])
             content = delta.get("content")
             if isinstance(content, str):
                 self._text.update(content.encode("utf-8", "surrogatepass"))
@@ -241,6 +254,8 @@ class ReplyGuard:
             if isinstance(piece.get("id"), str) and piece["id"]:
                 call.call_id = piece["id"]
             function = piece.get("function") or {}
+            if not isinstance(function, dict):
+                raise GatewayError(502, "provider_invalid", "a tool call function is not an object")
             if isinstance(function.get("name"), str) and function["name"]:
                 call.name = function["name"]
             arguments = function.get("arguments")
@@ -319,7 +334,7 @@ class ReplyGuard:
         finish = self.summary.finish_reason
         if allowed:
             finish = "tool_calls"
-        elif finish in (None, "tool_calls"):
+        elif finish in (None, "tool_calls", "function_call"):
             finish = "stop"
         chunks.append(self._chunk({}, finish))
         if self.summary.usage is not None:

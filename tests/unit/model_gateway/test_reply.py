@@ -152,6 +152,9 @@ async def test_oversized_arguments_end_the_stream_with_an_error() -> None:
         {"choices": ["not an object"]},
         chunk({"tool_calls": "nope"}),
         chunk({"tool_calls": ["nope"]}),
+        chunk({"tool_calls": [{"index": 0, "function": "exec"}]}),
+        chunk({"function_call": "exec"}),
+        {"choices": [{"index": 0, "delta": "text"}]},
     ],
 )
 async def test_malformed_provider_chunks_end_the_stream_with_an_error(bad: dict[str, Any]) -> None:
@@ -215,3 +218,24 @@ async def test_a_streamed_message_field_is_read_as_delta() -> None:
     )
     assert out[0]["choices"][0]["delta"] == {"content": "Hi"}
     assert out[1]["choices"][0]["delta"]["tool_calls"][0]["id"] == "c"
+
+
+async def test_a_legacy_function_call_is_decided_and_sent_in_the_current_form() -> None:
+    """A provider's `delta.function_call` (which OpenClaw's client would also run) goes through
+    the decision hook and leaves as a `tool_calls` entry; nothing legacy passes."""
+    pieces = [
+        chunk({"role": "assistant", "function_call": {"name": "exec", "arguments": '{"comm'}}),
+        chunk({"function_call": {"arguments": 'and": "id"}'}}),
+        chunk({}, "function_call"),
+    ]
+    records: list[ReplySummary] = []
+    out = payloads([line async for line in guard(records).sse(source(*pieces), False)])
+    assert "function_call" not in json.dumps(out[:-2])
+    calls = [
+        c for e in out[:-1] for ch in e["choices"] for c in ch["delta"].get("tool_calls") or []
+    ]
+    assert [(c["function"]["name"], c["function"]["arguments"]) for c in calls] == [
+        ("exec", '{"command": "id"}')
+    ]
+    assert out[-2]["choices"][0]["finish_reason"] == "tool_calls"
+    assert [c.name for c in records[0].calls] == ["exec"]
