@@ -210,8 +210,9 @@ class ReplyGuard:
         choices = chunk.get("choices") or []
         passing = False
         for choice in choices:
-            if not isinstance(choice, dict):
-                raise GatewayError(502, "provider_invalid", "a reply choice is not an object")
+            if not isinstance(choice, dict) or choice.get("index", 0) != 0:
+                # One choice was asked for (n is 1); another could mix calls into this one.
+                raise GatewayError(502, "provider_invalid", "a reply choice is not choice 0")
             if choice.get("finish_reason"):
                 self.summary.finish_reason = str(choice["finish_reason"])
             choice["finish_reason"] = None

@@ -155,6 +155,7 @@ async def test_oversized_arguments_end_the_stream_with_an_error() -> None:
         chunk({"tool_calls": [{"index": 0, "function": "exec"}]}),
         chunk({"function_call": "exec"}),
         {"choices": [{"index": 0, "delta": "text"}]},
+        {"choices": [{"index": 1, "delta": {"content": "second choice"}}]},
     ],
 )
 async def test_malformed_provider_chunks_end_the_stream_with_an_error(bad: dict[str, Any]) -> None:
