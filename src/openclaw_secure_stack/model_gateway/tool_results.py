@@ -88,7 +88,9 @@ def _content_texts(
         if not isinstance(part, dict):
             raise invalid(f"{where}: content[{number}] must be an object")
         kind = part.get("type", "text")
-        if kind == "text" and isinstance(part.get("text"), str):
+        if kind == "text":
+            if not isinstance(part.get("text"), str):
+                raise invalid(f"{where}: content[{number}] text must be a string")
             texts.append((part["text"], _setter(part, "text")))
         elif kind not in _PASSING_PARTS:
             # A part we cannot read could carry anything: refuse rather than pass it unscanned.

@@ -559,6 +559,8 @@ async def test_non_streamed_request_gets_one_completion(
         b'{"messages": [{"role": "tool", "content": "no id"}]}',
         b'{"messages": [{"role": "tool", "tool_call_id": "c", "content": 5}]}',
         b'{"messages": [{"role": "tool", "tool_call_id": "c", "content": [{"type": "mystery"}]}]}',
+        b'{"messages": [{"role": "tool", "tool_call_id": "c", "content": [{"text": {"a": 1}}]}]}',
+        b'{"messages": [{"role": "user", "content": [{"type": "tool_result", "content": 7}]}]}',
     ],
 )
 async def test_malformed_requests_are_400_and_not_forwarded(
