@@ -631,22 +631,46 @@ async def test_provider_down_is_502(make_gateway: MakeGateway, fake_openai: Fake
     assert sink.events[0].details["error"] == "provider_unavailable"
 
 
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
 @pytest.mark.parametrize(
     ("step", "code"),
     [(BreakOff(), "provider_broken"), (Stall(mid_stream=True), "provider_timeout")],
 )
 async def test_a_stream_that_breaks_ends_with_an_error_event(
-    make_gateway: MakeGateway, fake_openai: FakeOpenAI, step: Any, code: str
+    make_gateway: MakeGateway,
+    fake_openai: FakeOpenAI,
+    fake_anthropic: FakeAnthropic,
+    provider: str,
+    step: Any,
+    code: str,
 ) -> None:
     """Mid-stream failure: the text so far, then an OpenAI error event, no [DONE], audited."""
-    app, sink = make_gateway(fake_openai, stream_read_timeout=0.5)
-    fake_openai.step = step
+    fake = fake_openai if provider == "openai" else fake_anthropic
+    app, sink = make_gateway(fake, stream_read_timeout=0.5)
+    fake.step = step
     answer = await post(app, chat({"role": "user", "content": "x"}))
     events = answer.events()
     assert answer.status == 200
     assert events[-1]["error"]["code"] == code
     assert "[DONE]" not in events
     assert sink.events[0].details["error"] == code
+
+
+async def test_a_non_streamed_anthropic_call_gets_one_completion(
+    make_gateway: MakeGateway, fake_anthropic: FakeAnthropic
+) -> None:
+    """stream:false in front of Anthropic: one chat.completion with text, call and usage."""
+    app, _ = make_gateway(fake_anthropic)
+    proposed = Call("read", {"path": "notes.txt"}, call_id="toolu_9")
+    fake_anthropic.step = Turn("Reading.", (proposed,), input_tokens=3, output_tokens=4)
+    body = (await post(app, chat({"role": "user", "content": "x"}, stream=False))).json()
+    message = body["choices"][0]["message"]
+    assert message["content"] == "Reading."
+    assert [(c["id"], json.loads(c["function"]["arguments"])) for c in message["tool_calls"]] == [
+        ("toolu_9", {"path": "notes.txt"})
+    ]
+    assert body["usage"] == {"prompt_tokens": 3, "completion_tokens": 4, "total_tokens": 7}
+    assert body["choices"][0]["finish_reason"] == "tool_calls"
 
 
 async def test_anthropic_text_and_tool_use_stream_as_openai_chunks(
