@@ -58,6 +58,9 @@ def model_gateway(
 
     Tool results are cleaned with the indirect rules before the model reads them, every model
     call is audited, and the provider key stays in this process. Stops on Ctrl-C or SIGTERM.
+
+    Secrets only from the environment: MODEL_GATEWAY_KEY (what OpenClaw presents, at least 32
+    characters), MODEL_API_KEY (the provider's) and AUDIT_KEY.
     """
     errors = Console(stderr=True, highlight=False)
     try:

@@ -1,0 +1,59 @@
+"""`model-gateway`: an unusable configuration stops start-up with exit code 2, naming it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from openclaw_secure_stack.cli.main import app
+
+ROOT = Path(__file__).resolve().parents[3]
+GOOD = {
+    "MODEL_GATEWAY_KEY": "g" * 40,
+    "MODEL_API_KEY": "sk-real-provider-key",
+    "AUDIT_KEY": "a" * 40,
+    "MODEL_BASE_URL": "http://127.0.0.1:9/v1",
+    "PROMPT_RULES_PATH": str(ROOT / "config/prompt-rules.json"),
+    "INDIRECT_RULES_PATH": str(ROOT / "config/indirect-injection-rules.json"),
+}
+
+
+def run(tmp_path: Path, **changes: str | None) -> tuple[int, str]:
+    environment = {**GOOD, "AUDIT_LOG_PATH": str(tmp_path / "audit.jsonl"), **changes}
+    result = CliRunner().invoke(app, ["model-gateway"], env=environment)
+    return result.exit_code, result.output + (result.stderr if result.stderr_bytes else "")
+
+
+@pytest.mark.parametrize(
+    ("changes", "named"),
+    [
+        ({"MODEL_GATEWAY_KEY": None}, "MODEL_GATEWAY_KEY: not set"),
+        ({"MODEL_API_KEY": None}, "MODEL_API_KEY: not set"),
+        ({"AUDIT_KEY": None}, "AUDIT_KEY: not set"),
+        ({"MODEL_GATEWAY_KEY": "short"}, "gateway key: must be at least 32"),
+        ({"MODEL_PROVIDER": "bedrock"}, "not one of"),
+        ({"MODEL_BASE_URL": "file:///etc"}, "http:// or https://"),
+        ({"MODEL_GATEWAY_HOST": "0.0.0.0"}, "not loopback"),
+        ({"INDIRECT_RULES_PATH": "/nonexistent/rules.json"}, "rules.json"),
+    ],
+)
+def test_bad_configuration_exits_2_naming_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, changes: dict[str, str | None], named: str
+) -> None:
+    """Each unusable value stops start-up before listening, with a message naming it."""
+    for name in ("MODEL_GATEWAY_KEY", "MODEL_API_KEY", "AUDIT_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    code, output = run(tmp_path, **changes)
+    assert code == 2
+    assert named in " ".join(output.split())
+
+
+def test_secrets_are_not_options() -> None:
+    """The keys can only come from the environment, never the command line (`ps` shows it)."""
+    result = CliRunner().invoke(app, ["model-gateway", "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    assert "--api-key" not in result.output
+    assert "--gateway-key" not in result.output
+    assert "MODEL_API_KEY" in result.output
