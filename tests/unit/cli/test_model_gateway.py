@@ -14,7 +14,7 @@ GOOD = {
     "MODEL_GATEWAY_KEY": "g" * 40,
     "MODEL_API_KEY": "sk-real-provider-key",
     "AUDIT_KEY": "a" * 40,
-    "MODEL_BASE_URL": "http://127.0.0.1:9/v1",
+    "MODEL_BASE_URL": "http://127.0.0.1:1/v1",  # never contacted: start-up stops first
     "PROMPT_RULES_PATH": str(ROOT / "config/prompt-rules.json"),
     "INDIRECT_RULES_PATH": str(ROOT / "config/indirect-injection-rules.json"),
 }
