@@ -249,7 +249,7 @@ class GatewayApp:
             request_id=request_id,
             model=self.config.provider.model,
             read=tuple(ReadResult(r.tool, r.call_id, r.decision, r.rules) for r in reports),
-            max_arguments_chars=self.config.max_body_bytes,
+            max_chars=self.config.max_body_bytes,
         )
         if not call.stream:
             return _json(200, await guard.completion(chunks))

@@ -101,7 +101,8 @@ def block_text(name: str, call_id: str, reason: str) -> str:
 
 
 class ReplyGuard:
-    """One model call's reply. `record` writes its audit event and raises if it cannot."""
+    """One model call's reply. `record` writes its audit event and raises if it cannot;
+    `max_chars` bounds each call's arguments and a non-streamed reply."""
 
     def __init__(
         self,
@@ -112,7 +113,7 @@ class ReplyGuard:
         request_id: str,
         model: str,
         read: tuple[ReadResult, ...],
-        max_arguments_chars: int,
+        max_chars: int,
     ) -> None:
         self._decider = decider
         self._provenance = provenance
@@ -120,7 +121,7 @@ class ReplyGuard:
         self._request_id = request_id
         self._model = model
         self._read = read
-        self._max_arguments = max_arguments_chars
+        self._max_chars = max_chars
         self._calls: dict[int, _Assembly] = {}
         self._template: Chunk = {
             "id": f"chatcmpl-{request_id}",
@@ -159,8 +160,16 @@ class ReplyGuard:
         calls: list[Chunk] = []
         finish: str | None = None
         usage: Chunk | None = None
+        replies: list[Chunk] = []
+        size = 0
         async with contextlib.aclosing(self._guarded(batches)) as guarded:
-            replies = [chunk async for batch in guarded for chunk in batch]
+            async for batch in guarded:
+                # Held whole until the end, so bounded (a stream is passed on, never held).
+                size += sum(len(data_line(chunk)) for chunk in batch)
+                if size > self._max_chars:
+                    self.summary.error = "provider_invalid"  # recorded as the guard closes
+                    raise GatewayError(502, "provider_invalid", "the reply exceeds the size limit")
+                replies += batch
         for chunk in replies:
             usage = chunk.get("usage", usage)
             for choice in chunk.get("choices", ()):
@@ -262,7 +271,7 @@ class ReplyGuard:
             arguments = function.get("arguments")
             if isinstance(arguments, str) and arguments:
                 call.size += len(arguments)
-                if call.size > self._max_arguments:
+                if call.size > self._max_chars:
                     raise GatewayError(
                         502, "provider_invalid", "a tool call's arguments exceed the size limit"
                     )

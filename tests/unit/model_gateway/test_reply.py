@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from openclaw_secure_stack.model_gateway.decisions import AllowAll
+from openclaw_secure_stack.model_gateway.errors import GatewayError
 from openclaw_secure_stack.model_gateway.provenance import MemoryProvenance
 from openclaw_secure_stack.model_gateway.reply import ReplyGuard, ReplySummary
 
@@ -31,7 +32,7 @@ def guard(records: list[ReplySummary] | None = None, limit: int = 1 << 20) -> Re
         request_id="r1",
         model="m",
         read=(),
-        max_arguments_chars=limit,
+        max_chars=limit,
     )
 
 
@@ -240,3 +241,13 @@ async def test_a_legacy_function_call_is_decided_and_sent_in_the_current_form() 
     ]
     assert out[-2]["choices"][0]["finish_reason"] == "tool_calls"
     assert [c.name for c in records[0].calls] == ["exec"]
+
+
+async def test_a_non_streamed_reply_is_bounded() -> None:
+    """A reply held whole for a non-streaming client cannot grow past the cap."""
+    pieces = [chunk({"content": "x" * 60}) for _ in range(5)]
+    records: list[ReplySummary] = []
+    with pytest.raises(GatewayError) as caught:
+        await guard(records, limit=200).completion(source(*pieces))
+    assert caught.value.code == "provider_invalid"
+    assert records[0].error == "provider_invalid"
