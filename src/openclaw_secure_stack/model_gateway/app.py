@@ -15,6 +15,7 @@ import hashlib
 import hmac
 import json
 import logging
+import math
 import os
 import time
 from collections.abc import AsyncIterator, MutableMapping
@@ -225,9 +226,9 @@ class GatewayApp:
         except Reject as exc:
             raise GatewayError(exc.status, exc.code, exc.message) from None
         try:
-            document = json.loads(raw)
+            document = json.loads(raw, parse_constant=_no_constant, parse_float=_finite)
         except (ValueError, UnicodeDecodeError):
-            raise invalid("the request body is not valid JSON") from None
+            raise invalid("the request body is not valid JSON (finite numbers only)") from None
         return check_request(document), raw
 
     async def _chat(self, headers: Headers, receive: Receive, request_id: str) -> _Reply:
@@ -311,6 +312,18 @@ def _usage(usage: dict[str, Any] | None) -> dict[str, int] | None:
         return None
     names = ("prompt_tokens", "completion_tokens", "total_tokens")
     return {name: usage[name] for name in names if isinstance(usage.get(name), int)}
+
+
+def _no_constant(name: str) -> object:
+    # NaN and Infinity are not JSON: forwarded, the provider could not parse the request.
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite(text: str) -> float:
+    number = float(text)
+    if math.isinf(number):
+        raise ValueError(f"{text} is out of range")
+    return number
 
 
 def check_request(document: object) -> dict[str, Any]:

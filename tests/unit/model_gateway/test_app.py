@@ -546,6 +546,9 @@ async def test_non_streamed_request_gets_one_completion(
     "body",
     [
         b"not json",
+        b'{"messages": [{"role": "user", "content": "x"}], "temperature": NaN}',
+        b'{"messages": [{"role": "user", "content": "x"}], "temperature": -Infinity}',
+        b'{"messages": [{"role": "user", "content": "x"}], "top_p": 1e999}',
         b"\xff\xfe",
         b"[]",
         b'{"messages": []}',
