@@ -1,10 +1,10 @@
 """Tool results in an OpenAI chat request, and how a verdict rewrites one (pure functions).
 
-A tool result is the content of a `role: "tool"` (or legacy `"function"`) message (a string, or
-a list of parts whose `text` parts are read), a `{"type": "tool_result"}` content part in any
-message, or the inside of an OpenClaw internal-context block in a user turn (OpenClaw's trailing
-internal message is not a person's text: it carries data OpenClaw gathered, e.g. subagent
-results). Each text is
+A tool result is the content of a `role: "tool"` (or legacy `"function"`) message (a string,
+or a list of parts whose `text` parts are merged into one), a `{"type": "tool_result"}` content
+part in any message, or the inside of an OpenClaw internal-context block in a user turn
+(OpenClaw's trailing internal message is not a person's text: it carries data OpenClaw
+gathered, e.g. subagent results). Each text is
 one `ToolText`, with a setter that puts the cleaned text back into the request document.
 
 What the model then reads, per verdict of the indirect rules:
@@ -72,18 +72,17 @@ def _tool_names(messages: list[object]) -> dict[str, str]:
     return names
 
 
-def _content_texts(
-    holder: dict[str, object], key: str, where: str
-) -> list[tuple[str, Callable[[str], None]]]:
-    """The texts of a tool result's content (a string or a list of parts) with their setters."""
+def _content_text(holder: dict[str, object], key: str, where: str) -> str | None:
+    """The text of a tool result's content: a string, or its text parts merged into one part
+    (in place), so an injection split over several parts is scanned as the model reads it.
+    None when there is no text."""
     content = holder.get(key)
-    if content is None:
-        return []
-    if isinstance(content, str):
-        return [(content, _setter(holder, key))]
+    if content is None or isinstance(content, str):
+        return content
     if not isinstance(content, list):
         raise invalid(f"{where}: content must be a string or a list of parts")
-    texts: list[tuple[str, Callable[[str], None]]] = []
+    texts: list[str] = []
+    first: int | None = None
     for number, part in enumerate(content):
         if not isinstance(part, dict):
             raise invalid(f"{where}: content[{number}] must be an object")
@@ -91,11 +90,34 @@ def _content_texts(
         if kind == "text":
             if not isinstance(part.get("text"), str):
                 raise invalid(f"{where}: content[{number}] text must be a string")
-            texts.append((part["text"], _setter(part, "text")))
+            texts.append(part["text"])
+            first = number if first is None else first
         elif kind not in _PASSING_PARTS:
             # A part we cannot read could carry anything: refuse rather than pass it unscanned.
             raise invalid(f"{where}: content[{number}] of type {kind!r} cannot be scanned")
-    return texts
+    if first is None:
+        return None
+    merged = {**content[first], "text": "".join(texts)}
+    holder[key] = [
+        merged if number == first else part
+        for number, part in enumerate(content)
+        if number == first or part.get("type", "text") != "text"
+    ]
+    return str(merged["text"])
+
+
+def _content_texts(
+    holder: dict[str, object], key: str, where: str
+) -> list[tuple[str, Callable[[str], None]]]:
+    """The text of a tool result's content, with the setter that puts it back."""
+    text = _content_text(holder, key, where)
+    if text is None:
+        return []
+    content = holder[key]
+    if isinstance(content, list):
+        part = next(p for p in content if isinstance(p, dict) and p.get("type", "text") == "text")
+        return [(text, _setter(part, "text"))]
+    return [(text, _setter(holder, key))]
 
 
 def context_spans(text: str) -> list[tuple[int, int]]:
