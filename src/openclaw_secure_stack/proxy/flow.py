@@ -227,10 +227,12 @@ class Response:
 class Flow:
     """Everything known about one request, shared by the stages in order.
 
-        `actor` is the client token's name once auth has run. `findings` are audit-safe summaries
-        (rule id, severity, never the raw text) from detectors; `notes` are extra audit details.
-        `cleanups` run when the exchange ends, however it ends (the forwarder releases its upstream
-        connection there). For a WebSocket the forwarder sets `tunnel` instead of `response`, and
+    `actor` is the client token's name once auth has run. `findings` are audit-safe summaries
+    (rule id, severity, never the raw text) from detectors; `notes` are extra audit details.
+    `upstream_headers` are headers the proxy itself decided to send upstream (client headers
+    pass only by the forwarder's allowlist).
+    `cleanups` run when the exchange ends, however it ends (the forwarder releases its upstream
+    connection there). For a WebSocket the forwarder sets `tunnel` instead of `response`, and
     `frames` judges every client frame before the tunnel relays it.
     """
 
@@ -240,6 +242,7 @@ class Flow:
     response: Response | None = None
     findings: list[Mapping[str, object]] = field(default_factory=list)
     notes: dict[str, object] = field(default_factory=dict)
+    upstream_headers: Headers = field(default_factory=Headers)
     started: float = field(default_factory=time.monotonic)
     cleanups: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     tunnel: Tunnel | None = None

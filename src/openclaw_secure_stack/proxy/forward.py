@@ -1,8 +1,9 @@
 """Forward stage: sends the authorized request to OpenClaw and streams the reply back.
 
 The request body streams through as the client sends it (or the sanitizer's replacement); the
-reply is handed on chunk by chunk as it arrives, with no buffering, so SSE stays live. The
-client's credentials and forwarding headers never pass; OpenClaw gets the gateway token.
+reply is handed on chunk by chunk as it arrives, with no buffering, so SSE stays live. Client
+headers pass by allowlist (`FROM_CLIENT`); OpenClaw gets the gateway token instead of the
+client's credentials.
 """
 
 from __future__ import annotations
@@ -30,25 +31,23 @@ HOP_BY_HOP = frozenset(
         "upgrade",
     }
 )
-# Set by the proxy itself, or meaningful only between the client and the proxy.
-_NOT_FROM_CLIENT = HOP_BY_HOP | {
-    "authorization",
-    "host",
-    "content-length",
-    "expect",
-    "forwarded",
-    "x-forwarded-for",
-    "x-forwarded-host",
-    "x-forwarded-port",
-    "x-forwarded-prefix",
-    "x-forwarded-proto",
-    "x-real-ip",
-    "x-request-id",
-    "sec-websocket-key",
-    "sec-websocket-version",
-    "sec-websocket-extensions",
-    "sec-websocket-protocol",
-}
+# The only client headers OpenClaw gets (an allowlist: OpenClaw 2026.9.6 reads many more, see
+# the README's "What reaches OpenClaw"). Each one, and why it may pass:
+FROM_CLIENT = frozenset(
+    {
+        # How the body is encoded; OpenClaw reads JSON bodies.
+        "content-type",
+        # Which representation the client wants; OpenClaw's Control UI routing reads it.
+        "accept",
+    }
+)
+# Upstream reply headers the client never sees: hop-by-hop ones (plus any that `Connection`
+# names); `Set-Cookie`, because the proxy never forwards `Cookie`, so OpenClaw's cookies (its
+# Control UI plugin auth) would only leak its state to the client; the upstream's own request id
+# (the proxy adds its own) and anything in the proxy's `x-oss-` namespace, so OpenClaw cannot
+# forge or hide the proxy's findings headers.
+_NOT_TO_CLIENT = HOP_BY_HOP | {"set-cookie", "set-cookie2", "x-request-id"}
+PROXY_HEADER_PREFIX = "x-oss-"
 
 
 def _connection_listed(headers: Headers) -> set[str]:
@@ -59,26 +58,35 @@ def _connection_listed(headers: Headers) -> set[str]:
 
 
 def upstream_headers(flow: Flow, authorization: str) -> list[tuple[str, str]]:
-    """The client's end-to-end headers plus the proxy's own: gateway token and request id.
+    """The allowlisted client headers, then the proxy's own: those request stages chose
+    (`flow.upstream_headers`, e.g. the bound session key), the gateway token, the request id,
+    `Accept-Encoding: identity` (a reply is scanned as it arrives, so it must not be compressed)
+    and the body length.
 
-    No Forwarded / X-Forwarded-* / X-Real-IP: OpenClaw 2026.9.6 rejects any request carrying them
-    (403 proxy_attribution_required) unless the forwarded client is a non-loopback address from a
-    `gateway.trustedProxies` source, so a local client would be locked out. The client's address
-    is in the audit log instead; OpenClaw only ever sees the proxy, authenticated by its token.
+    Credentials (`Cookie`, `X-OpenClaw-Token`, `X-OpenClaw-Password`, `X-Api-Key`), session,
+    agent, model and scope selectors (`X-OpenClaw-*`) and forwarding headers never pass.
+    No Forwarded / X-Forwarded-* / X-Real-IP either: OpenClaw 2026.9.6 rejects any request
+    carrying them (403 proxy_attribution_required) unless the forwarded client is a non-loopback
+    address from a `gateway.trustedProxies` source. The client's address is in the audit log.
     """
     request = flow.request
-    drop = _NOT_FROM_CLIENT | _connection_listed(request.headers)
-    headers = [(name, value) for name, value in request.headers.items() if name not in drop]
+    headers = [(name, value) for name, value in request.headers.items() if name in FROM_CLIENT]
+    headers.extend(flow.upstream_headers.items())
     headers.append(("authorization", authorization))
     headers.append(("x-request-id", flow.request_id))
+    headers.append(("accept-encoding", "identity"))
     if request.body.length:
         headers.append(("content-length", str(request.body.length)))
     return headers
 
 
 def response_headers(raw: Headers) -> Headers:
-    drop = HOP_BY_HOP | _connection_listed(raw)
-    return Headers((name, value) for name, value in raw.items() if name not in drop)
+    drop = _NOT_TO_CLIENT | _connection_listed(raw)
+    return Headers(
+        (name, value)
+        for name, value in raw.items()
+        if name not in drop and not name.startswith(PROXY_HEADER_PREFIX)
+    )
 
 
 class Forward:

@@ -33,28 +33,52 @@ CLIENT_HEADERS = [
     ("expect", "100-continue"),
     ("content-type", "application/json"),
     ("accept", "text/event-stream"),
-    ("x-custom", "kept"),
+    ("accept-encoding", "gzip, br"),
+    ("x-custom", "not on the allowlist"),
+    # Credentials OpenClaw would accept instead of the gateway token, and its selectors.
+    ("cookie", "openclaw-plugin-auth=stolen"),
+    ("x-openclaw-token", "other-gateway-token"),
+    ("x-openclaw-password", "hunter2"),
+    ("x-api-key", "sk-client"),
+    ("x-openclaw-session-key", "agent:main:openai-user:ci-session"),
+    ("X-OpenClaw-Agent-Id", "ops"),
+    ("x-openclaw-agent", "ops"),
+    ("x-openclaw-model", "other/expensive"),
+    ("x-openclaw-scopes", "operator.admin"),
+    ("x-openclaw-message-channel", "telegram"),
+    ("x-openclaw-message-to", "+15550100"),
+    ("origin", "http://evil.example"),
 ]
 
 
-def test_upstream_headers_replace_credentials_and_forwarding_headers() -> None:
-    """The client's token, hop-by-hop and forwarding headers go (OpenClaw 403s any request with
-    X-Forwarded-* from loopback); the gateway token and our request id come in; end-to-end
-    headers stay."""
+def test_upstream_headers_pass_client_headers_by_allowlist_only() -> None:
+    """Of everything a client sends only Content-Type and Accept pass; credentials, session,
+    agent, model and scope selectors, forwarding and unknown headers go; the proxy adds the
+    gateway token, its request id, identity encoding and the length."""
     flow = make_flow(headers=CLIENT_HEADERS, body=[b"{}"])
-    sent = dict(upstream_headers(flow, "Bearer gw"))
-    assert sent == {
-        "content-type": "application/json",
-        "accept": "text/event-stream",
-        "x-custom": "kept",
-        "authorization": "Bearer gw",
-        "x-request-id": "test-request-id",
-        "content-length": "2",
-    }
+    sent = upstream_headers(flow, "Bearer gw")
+    assert sent == [
+        ("content-type", "application/json"),
+        ("accept", "text/event-stream"),
+        ("authorization", "Bearer gw"),
+        ("x-request-id", "test-request-id"),
+        ("accept-encoding", "identity"),
+        ("content-length", "2"),
+    ]
 
 
-def test_response_headers_drop_hop_by_hop_and_connection_listed() -> None:
-    """Hop-by-hop headers and those named in Connection do not reach the client."""
+def test_upstream_headers_carry_what_request_stages_chose() -> None:
+    """Headers a stage put in `flow.upstream_headers` (the bound session key) are sent, and the
+    client's own value of the same header is not."""
+    flow = make_flow(headers=[("x-openclaw-session-key", "theirs")])
+    flow.upstream_headers.set("x-openclaw-session-key", "oss:alice:openai:1")
+    sent = upstream_headers(flow, "Bearer gw")
+    assert [v for k, v in sent if k == "x-openclaw-session-key"] == ["oss:alice:openai:1"]
+
+
+def test_response_headers_drop_hop_by_hop_cookies_and_proxy_namespace() -> None:
+    """Hop-by-hop headers, those named in Connection, Set-Cookie, the upstream's request id and
+    any x-oss-* header (the proxy's findings namespace) do not reach the client."""
     raw = Headers(
         [
             ("connection", "close, x-internal"),
@@ -62,13 +86,16 @@ def test_response_headers_drop_hop_by_hop_and_connection_listed() -> None:
             ("transfer-encoding", "chunked"),
             ("content-type", "text/plain"),
             ("set-cookie", "a=1"),
-            ("set-cookie", "b=2"),
+            ("Set-Cookie", "b=2"),
+            ("x-request-id", "upstream-id"),
+            ("x-oss-response-findings", "none"),
+            ("X-OSS-Request-Findings", "forged"),
+            ("cache-control", "no-cache"),
         ]
     )
     assert response_headers(raw).items() == [
         ("content-type", "text/plain"),
-        ("set-cookie", "a=1"),
-        ("set-cookie", "b=2"),
+        ("cache-control", "no-cache"),
     ]
 
 
