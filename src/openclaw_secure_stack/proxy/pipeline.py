@@ -15,6 +15,7 @@ from openclaw_secure_stack.proxy.frames import Frames
 from openclaw_secure_stack.proxy.probes import Probes
 from openclaw_secure_stack.proxy.sanitize import Sanitize
 from openclaw_secure_stack.proxy.scan_response import ScanResponse
+from openclaw_secure_stack.proxy.session import BindSession
 from openclaw_secure_stack.proxy.upstream import Upstream
 from openclaw_secure_stack.settings import Settings
 
@@ -39,6 +40,7 @@ def default_stages(settings: Settings, audit: AuditSink, upstream: Upstream) -> 
         Probes(upstream, audit),
         Sanitize(detector, thread_threshold=settings.detect_thread_threshold_bytes),
         Frames(detector, audit, upstream, thread_threshold=settings.detect_thread_threshold_bytes),
+        BindSession(),
         # Governance (later issue) goes here.
         Forward(upstream),
         ScanResponse(

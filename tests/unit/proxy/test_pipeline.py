@@ -36,7 +36,7 @@ class Final(Record):
 
 
 def test_default_stages_are_in_pipeline_order() -> None:
-    """auth, probes, sanitize, frames, forward, scan_response, audit: request stages, the
+    """auth, probes, sanitize, frames, session, forward, scan_response, audit: request stages, the
     forwarder, response stages, audit last."""
     settings = Settings(
         _env_file=None,
@@ -49,6 +49,7 @@ def test_default_stages_are_in_pipeline_order() -> None:
         "probes",
         "sanitize",
         "frames",
+        "session",
         "forward",
         "scan_response",
         "audit",
