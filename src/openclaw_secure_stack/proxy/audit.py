@@ -64,7 +64,11 @@ class Audit:
                 reason = "client_gone"
             else:
                 reason = exc.code if isinstance(exc, Reject) else type(exc).__name__
-            self._stream_event(flow, "error", {"reason": reason, "bytes": sent})
+            details: dict[str, object] = {"reason": reason, "bytes": sent}
+            if len(flow.findings) > findings_before:
+                # What was scanned before the client left (or the reply broke) is still a finding.
+                details["findings"] = list(flow.findings[findings_before:])
+            self._stream_event(flow, "error", details)
             raise
         if len(flow.findings) > findings_before:
             details = {"bytes": sent, "findings": list(flow.findings[findings_before:])}

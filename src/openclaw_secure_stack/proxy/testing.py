@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import socket
 import subprocess
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import WSMsgType, web
+from multidict import CIMultiDict
 
 from openclaw_secure_stack.proxy.flow import Body, Flow, Headers, Request
 from openclaw_secure_stack.settings import Settings
@@ -86,7 +88,8 @@ class RecordingUpstream:
     Routes: `/readyz` 200; `/sse?n=N&gap=S` streams N events S seconds apart; `/hold` sends one
     event then waits, recording in `disconnects` when the proxy closes the connection; `/ws`
     echoes WebSocket messages (recorded in `ws_messages`); `/slow?delay=S` answers after S
-    seconds; anything else echoes a JSON summary.
+    seconds; `/reply` answers what its JSON body scripts (see `scripted_reply`); anything else
+    echoes a JSON summary.
     """
 
     requests: list[Received] = field(default_factory=list)
@@ -121,6 +124,8 @@ class RecordingUpstream:
             return await self._echo_ws(request)
         if request.path in ("/sse", "/hold"):
             return await self._stream(request)
+        if request.path == "/reply":
+            return await self._scripted(request, received.body)
         if request.path == "/slow":
             await asyncio.sleep(float(request.query.get("delay", "1")))
         return web.json_response(
@@ -136,16 +141,36 @@ class RecordingUpstream:
             await response.write(f"data: event {number}\n\n".encode())
             await asyncio.sleep(gap)
         if request.path == "/hold":
-            for _ in range(600):
-                transport = request.transport
-                if transport is None or transport.is_closing():
-                    self.disconnects.append(request.raw_path)
-                    break
-                await asyncio.sleep(0.05)
+            await self._wait_for_close(request)
             return response
         await response.write(b"data: [DONE]\n\n")
         await response.write_eof()
         return response
+
+    async def _scripted(self, request: web.BaseRequest, script: bytes) -> web.StreamResponse:
+        spec = json.loads(script)
+        chunks = [chunk.encode("latin-1") for chunk in spec["chunks"]]
+        headers = CIMultiDict[str]((name, value) for name, value in spec.get("headers", []))
+        if spec.get("length", False):
+            headers["Content-Length"] = str(sum(map(len, chunks)))
+        response = web.StreamResponse(status=spec.get("status", 200), headers=headers)
+        await response.prepare(request)
+        for chunk in chunks:
+            await response.write(chunk)
+            await asyncio.sleep(spec.get("gap", 0))
+        if spec.get("hold", False):
+            await self._wait_for_close(request)
+            return response
+        await response.write_eof()
+        return response
+
+    async def _wait_for_close(self, request: web.BaseRequest) -> None:
+        for _ in range(600):
+            transport = request.transport
+            if transport is None or transport.is_closing():
+                self.disconnects.append(request.raw_path)
+                return
+            await asyncio.sleep(0.05)
 
     async def _echo_ws(self, request: web.BaseRequest) -> web.StreamResponse:
         ws = web.WebSocketResponse(protocols=("chat",))
@@ -185,6 +210,28 @@ class RecordingUpstream:
         with contextlib.suppress(Exception):
             future.result(5)
         self._loop.call_soon_threadsafe(self._loop.stop)
+
+
+def scripted_reply(
+    *chunks: bytes,
+    headers: Sequence[tuple[str, str]] = (),
+    status: int = 200,
+    length: bool = False,
+    gap: float = 0.0,
+    hold: bool = False,
+) -> bytes:
+    """The body of a request to `RecordingUpstream`'s `/reply`: it answers `status` with exactly
+    these headers (Content-Length too with `length`, else chunked) and the chunks `gap` seconds
+    apart; with `hold` it then keeps the reply open until the proxy closes the connection."""
+    spec = {
+        "chunks": [chunk.decode("latin-1") for chunk in chunks],
+        "headers": list(headers),
+        "status": status,
+        "length": length,
+        "gap": gap,
+        "hold": hold,
+    }
+    return json.dumps(spec).encode()
 
 
 def free_port() -> int:

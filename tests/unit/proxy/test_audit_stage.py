@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
@@ -122,3 +123,34 @@ async def test_findings_added_while_streaming_are_recorded() -> None:
     [end] = sink.named("proxy.stream")
     assert end.outcome == "flagged"
     assert end.details["findings"] == [{"rule": "IND-001", "severity": "high"}]
+
+
+@pytest.mark.parametrize("how", ["closed", "cancelled"])
+async def test_findings_survive_a_client_that_leaves(how: str) -> None:
+    """A client that leaves right after a flagged chunk (the body is closed, or the task is
+    cancelled by the disconnect watcher) still leaves a proxy.stream record with the findings."""
+    sink = CapturingSink()
+    flow = make_flow()
+
+    async def flagged_then_more() -> AsyncIterator[bytes]:
+        flow.findings.append({"rule": "OSS-IND-001", "severity": "high"})
+        yield b"injected event"
+        await asyncio.sleep(3600)
+        yield b"never"
+
+    flow.response = upstream_response(flagged_then_more())
+    await Audit(sink)(flow)
+    body = aiter(flow.response.body)
+    assert await anext(body) == b"injected event"
+    if how == "closed":
+        await body.aclose()  # type: ignore[attr-defined]
+    else:
+        flow.notes["client_gone"] = True
+        waiting = asyncio.ensure_future(anext(body))
+        await asyncio.sleep(0)
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+    [end] = sink.named("proxy.stream")
+    assert end.outcome == "error"
+    assert end.details["findings"] == [{"rule": "OSS-IND-001", "severity": "high"}]
