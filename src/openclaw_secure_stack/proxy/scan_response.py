@@ -111,7 +111,8 @@ class SseEvents:
     EventSource rules): lines end in CRLF, LF or CR; a blank line ends an event; `data` field
     values are joined with LF; one BOM at the start of the stream is ignored.
 
-    A CR at the end of what has arrived waits for the next byte (it may start a CRLF). More than
+    A CR ends its line at once, like a browser's parser (an event ending in CR is not held while
+    the stream pauses); an LF right after it, even in the next chunk, is skipped. More than
     `max_pending` bytes without an event boundary are released as one `forced` event (scanned as
     raw text), and the rest of a line cut that way counts as data, so nothing passes unscanned.
     """
@@ -124,6 +125,7 @@ class SseEvents:
         self._has_data = False
         self._at_start = True
         self._cut_line = False
+        self._skip_lf = False  # the last line ended in a CR at the end of a chunk
 
     def feed(self, chunk: bytes, *, final: bool = False) -> list[SseEvent]:
         """The events completed by `chunk`; with `final`, whatever is left as a last one."""
@@ -140,6 +142,9 @@ class SseEvents:
         pos = self._pos
         next_cr = next_lf = -1
         end_of_buffer = len(buffer)
+        if self._skip_lf and pos < end_of_buffer:
+            self._skip_lf = False
+            pos += buffer[pos] == _LF
         while True:
             if next_cr < pos:
                 next_cr = _find(buffer, b"\r", pos, end_of_buffer)
@@ -150,9 +155,9 @@ class SseEvents:
                 break
             after = end + 1
             if buffer[end] == _CR:
-                if after == end_of_buffer and not final:
-                    break  # maybe the first half of a CRLF
-                if after < end_of_buffer and buffer[after] == _LF:
+                if after == end_of_buffer:
+                    self._skip_lf = True
+                elif buffer[after] == _LF:
                     after += 1
             line = bytes(buffer[pos:end])
             pos = after

@@ -309,15 +309,26 @@ def test_sse_events_split_like_a_client(stream: bytes) -> None:
         assert b"".join(e.raw for e in found) == stream
 
 
-def test_sse_cr_at_the_end_of_a_chunk_waits_for_the_next_byte() -> None:
-    """`data: a\\r` then `\\n data...`: the CRLF is one line end, so both data lines belong to
-    one event (a parser that split at the CR would see two)."""
+def test_sse_crlf_split_across_chunks_is_one_line_end() -> None:
+    """`data: a\\r` then `\\ndata: b`: the CRLF is one line end, so both data lines belong to
+    one event (a parser that took the LF for a blank line would dispatch `a` alone)."""
     events = SseEvents(1 << 20)
     assert events.feed(b"data: a\r") == []
     assert events.feed(b"\ndata: b\r\n") == []
     [event] = events.feed(b"\r\n")
     assert event.data == b"a\nb"
     assert event.raw == b"data: a\r\ndata: b\r\n\r\n"
+
+
+def test_sse_event_ending_in_cr_is_released_at_once() -> None:
+    """An event whose blank line ends in CR is released without waiting for the next byte, and
+    an LF that then arrives is not taken for another blank line."""
+    events = SseEvents(1 << 20)
+    [event] = events.feed(b"data: a\r\r")
+    assert (event.raw, event.data) == (b"data: a\r\r", b"a")
+    assert events.feed(b"\ndata: b\r") == []
+    [event] = events.feed(b"\n\n")
+    assert (event.raw, event.data) == (b"\ndata: b\r\n\n", b"b")
 
 
 def test_sse_events_without_data_carry_none() -> None:
