@@ -5,10 +5,12 @@ session a turn ran in)."""
 from __future__ import annotations
 
 import json
+import urllib.error
+import urllib.request
 import uuid
 from typing import Any
 
-from harness import StackHandle
+from harness import StackHandle, http_post
 
 CHAT = "/v1/chat/completions"
 ALICE = "alice-e2e-token-0123456789abcdef"
@@ -32,6 +34,15 @@ def turn(
     seen = [request.text() for request in stack.llm.requests]
     assert seen, "the turn never reached the model"
     return seen
+
+
+def get(url: str, token: str) -> tuple[int, bytes]:
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
 
 
 def test_a_client_reaches_only_its_own_sessions(stack: StackHandle) -> None:
@@ -60,6 +71,15 @@ def test_a_client_reaches_only_its_own_sessions(stack: StackHandle) -> None:
 
         assert any(secret in text for text in turn(stack, ALICE, shared, "and what was it?"))
 
+        history = f"{stack.proxy_url}/sessions/agent:main:{alices_key}/history"
+        status, body = get(history, ALICE)
+        assert status == 200 and secret.encode() in body
+        status, body = get(history, CI)
+        assert (status, json.loads(body)["error"]["code"]) == (403, "foreign_session")
+        tool = {"tool": "sessions_history", "args": {"sessionKey": f"agent:main:{alices_key}"}}
+        refused = stack.post("/tools/invoke", tool, token=CI)
+        assert (refused.status, refused.json()["error"]["code"]) == (403, "route_refused")
+
     records = [json.loads(line) for line in stack.audit_log_path.read_text().splitlines()]
     sessions = {
         (record["actor"], record["details"]["session"])
@@ -73,3 +93,20 @@ def test_a_client_reaches_only_its_own_sessions(stack: StackHandle) -> None:
         ("ci", f"oss:ci:openai-user:{shared}"),
     }
     assert stack.openclaw_traces(f"agent:main:{alices_key}"), "OpenClaw has no session of alice"
+
+
+def test_openclaws_capability_alias_of_chat_is_refused(stack: StackHandle) -> None:
+    """OpenClaw serves /__openclaw__/cap/<x>/v1/chat/completions as a chat request (shown by
+    calling it directly); through the proxy that alias is a 400 and the model is never called."""
+    alias = "/__openclaw__/cap/x/v1/chat/completions"
+    body = {"model": "openclaw", "messages": [{"role": "user", "content": canary()}]}
+    direct = f"http://127.0.0.1:{stack.openclaw_port}{alias}"
+    headers = {"Authorization": f"Bearer {stack.gateway_token}"}
+    assert http_post(direct, body, headers, timeout=120).status == 200
+    assert stack.llm.requests, "OpenClaw did not route the alias to chat"
+    stack.llm.clear()
+
+    refused = stack.post(alias, body)
+
+    assert (refused.status, refused.json()["error"]["code"]) == (400, "bad_target")
+    assert not stack.llm.requests

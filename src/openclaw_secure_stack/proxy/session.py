@@ -14,19 +14,26 @@ body's `user`: `oss:<client>:openai-user:<user>` (`openresponses-user` on `/v1/r
 scopes `previous_response_id` by that header, a response id of another client no longer matches.
 Both parts are encoded so that OpenClaw's lower-casing cannot merge two clients (`Alice`,
 `alice`) and no character of `user` can leave the client's namespace or break the header.
+
+Other routes select a session too: `/sessions/<key>/history` and `/sessions/<key>/kill` name it
+in the path (403 `foreign_session` unless it is in the caller's namespace), and `/tools/invoke`
+runs any tool in any session named in its body, the sessions tools reaching any other session
+through their arguments; it is refused (403 `route_refused`): clients talk to the agent.
 """
 
 from __future__ import annotations
 
 import json
 from typing import ClassVar
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from openclaw_secure_stack.proxy.flow import Flow, Reject
 
 SESSION_HEADER = "x-openclaw-session-key"
 # Path -> the prefix OpenClaw itself gives sessions of that endpoint.
 SESSION_PATHS = {"/v1/chat/completions": "openai", "/v1/responses": "openresponses"}
+SESSION_ROUTES = "/sessions/"  # OpenClaw: /sessions/<url-encoded key>/(history|kill)
+REFUSED_PATHS = frozenset({"/tools/invoke"})
 MAX_USER_CHARS = 256
 _LOWER_SAFE = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-._")
 
@@ -46,6 +53,15 @@ def session_key(actor: str, endpoint: str, user: str | None, request_id: str) ->
     if not user:
         return f"{namespace}:{request_id}"
     return f"{namespace}-user:{quote(user, safe='')}"
+
+
+def owns(actor: str, key: str) -> bool:
+    """Whether session `key`, read as OpenClaw reads it (trimmed, any case, with or without its
+    `agent:<id>:` prefix), lies in `actor`'s namespace."""
+    lowered = key.strip().lower()
+    if lowered.startswith("agent:"):
+        lowered = lowered[len("agent:") :].partition(":")[2]
+    return lowered.startswith(f"oss:{client_label(actor)}:")
 
 
 def body_user(content: bytes) -> str | None:
@@ -68,13 +84,22 @@ class BindSession:
     sees_answered: ClassVar[bool] = False
 
     async def __call__(self, flow: Flow) -> None:
-        endpoint = SESSION_PATHS.get(flow.request.path)
-        if endpoint is None:
+        path = flow.request.path
+        endpoint = SESSION_PATHS.get(path)
+        named = path.startswith(SESSION_ROUTES)
+        if endpoint is None and not named and path not in REFUSED_PATHS:
             return
-        if flow.actor is None:
+        actor = flow.actor
+        if actor is None:
             # Auth lets only exempt paths through without a name; these are not exempt.
             raise Reject(403, "no_client", "the request has no authenticated client")
+        if path in REFUSED_PATHS:
+            raise Reject(403, "route_refused", f"{path} is not offered through the proxy")
+        if endpoint is None:
+            if not owns(actor, unquote(path.split("/")[2])):
+                raise Reject(403, "foreign_session", "that session belongs to another client")
+            return
         user = body_user(await flow.request.body.read())
-        key = session_key(flow.actor, endpoint, user, flow.request_id)
+        key = session_key(actor, endpoint, user, flow.request_id)
         flow.upstream_headers.set(SESSION_HEADER, key)
         flow.notes["session"] = key

@@ -73,7 +73,9 @@ def send(
     return raw_exchange(port, request).status
 
 
-@pytest.mark.parametrize("path", [CHAT, "/v1/models", "/tools/invoke", "/anything"])
+@pytest.mark.parametrize(
+    "path", [CHAT, "/v1/models", "/sessions/oss:alice:openai:1/history", "/anything"]
+)
 def test_only_allowlisted_headers_reach_openclaw(
     proxy_port: int, upstream: RecordingUpstream, path: str
 ) -> None:
@@ -152,3 +154,33 @@ def test_reply_headers_lose_cookies_request_id_and_forged_findings(proxy_port: i
     assert not [name for name in names if name.startswith(b"x-oss-")]
     assert names.count(b"x-request-id") == 1 and b"from-openclaw" not in reply.head
     assert b"cache-control: no-store" in reply.head.lower()
+
+
+@pytest.mark.parametrize(
+    ("token", "path", "code"),
+    [
+        (ALICE, "/sessions/oss:ci:openai-user:shared/history", "foreign_session"),
+        (ALICE, "/sessions/agent:main:oss:ci:openai-user:shared/kill", "foreign_session"),
+        (ALICE, "/sessions/agent:main:main/history", "foreign_session"),
+        (ALICE, "/sessions/OSS%3ACI%3Aopenai-user%3Ashared/history", "foreign_session"),
+        (CI, "/sessions/oss:alice:openai-user:shared/history", "foreign_session"),
+        (ALICE, "/tools/invoke", "route_refused"),
+    ],
+)
+def test_routes_into_other_sessions_are_refused_and_not_forwarded(
+    proxy_port: int, upstream: RecordingUpstream, token: str, path: str, code: str
+) -> None:
+    """A session of another client (or of OpenClaw itself) named in the path, and direct tool
+    invocation, are 403 with their code; nothing reaches OpenClaw."""
+    body = json.dumps({"tool": "sessions_history", "args": {"sessionKey": "main"}}).encode()
+    request = raw_request(
+        path,
+        method="POST",
+        token=token,
+        body=body,
+        headers=[("Content-Type", "application/json"), ("Content-Length", str(len(body)))],
+    )
+    reply = raw_exchange(proxy_port, request)
+    assert reply.status == 403
+    assert json.loads(reply.body)["error"]["code"] == code
+    assert upstream.protected_requests() == []

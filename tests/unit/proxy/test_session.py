@@ -158,3 +158,57 @@ async def test_no_actor_on_a_session_path_is_refused() -> None:
     with pytest.raises(Reject) as caught:
         await BindSession()(flow)
     assert caught.value.status == 403
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "oss:alice:openai-user:team",
+        "agent:main:oss:alice:openai-user:team",
+        "AGENT:ops:OSS:ALICE:openai:123",
+        "%20oss%3Aalice%3Aopenai-user%3Ateam%20",
+    ],
+)
+async def test_own_session_may_be_read_by_path(key: str) -> None:
+    """/sessions/<key>/history of the caller's own session (any spelling OpenClaw accepts)
+    passes."""
+    flow = make_flow(f"/sessions/{key}/history", method="GET")
+    flow.actor = "alice"
+    await BindSession()(flow)
+    assert flow.response is None
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "oss:ci:openai-user:team",
+        "agent:main:oss:ci:openai-user:team",
+        "agent:main:openai-user:team",
+        "main",
+        "agent:main:main",
+        "oss:alicex:openai-user:team",
+        "oss:ali:openai-user:team",
+        "agent:oss:alice:openai-user:team",
+        "x-oss:alice:openai-user:team",
+        "oss%3Aci%3Aopenai-user%3Ateam",
+    ],
+)
+@pytest.mark.parametrize("action", ["history", "kill"])
+async def test_other_sessions_are_refused_by_path(key: str, action: str) -> None:
+    """Another client's session, OpenClaw's own sessions, and near misses of alice's prefix are
+    403 foreign_session."""
+    flow = make_flow(f"/sessions/{key}/{action}", method="GET")
+    flow.actor = "alice"
+    with pytest.raises(Reject) as caught:
+        await BindSession()(flow)
+    assert (caught.value.status, caught.value.code) == (403, "foreign_session")
+
+
+async def test_direct_tool_invocation_is_refused() -> None:
+    """/tools/invoke (any tool, any session named in its body) is 403 route_refused."""
+    body = json.dumps({"tool": "sessions_history", "sessionKey": "oss:alice:openai:1"}).encode()
+    flow = make_flow("/tools/invoke", body=[body])
+    flow.actor = "alice"
+    with pytest.raises(Reject) as caught:
+        await BindSession()(flow)
+    assert (caught.value.status, caught.value.code) == (403, "route_refused")
