@@ -39,6 +39,10 @@ FROM_CLIENT = frozenset(
         "content-type",
         # Which representation the client wants; OpenClaw's Control UI routing reads it.
         "accept",
+        # The browser's origin. OpenClaw only ever restricts with it: its Control UI WebSocket
+        # refuses a browser client whose Origin is missing or not allowed (a local proxy's
+        # loopback origin passes), so without it the Control UI could not connect.
+        "origin",
     }
 )
 # Upstream reply headers the client never sees: hop-by-hop ones (plus any that `Connection`

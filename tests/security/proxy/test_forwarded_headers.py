@@ -38,7 +38,6 @@ SMUGGLED = [
     ("X-OpenClaw-Message-To", "+15550100"),
     ("X-OpenClaw-Thread-Id", "t1"),
     ("X-OpenClaw-Idempotency-Key", "k"),
-    ("Origin", "http://evil.example"),
     ("X-Forwarded-For", "6.6.6.6"),
     ("User-Agent", "attacker/1.0"),
     ("Accept-Encoding", "gzip"),
@@ -80,13 +79,13 @@ def test_only_allowlisted_headers_reach_openclaw(
     proxy_port: int, upstream: RecordingUpstream, path: str
 ) -> None:
     """Credentials, session/agent/model/scope selectors and unknown headers never reach
-    OpenClaw, on any path; it gets Content-Type and Accept from the client and the rest from
+    OpenClaw, on any path; it gets Content-Type, Accept and Origin from the client, the rest from
     the proxy (its token, request id, identity encoding, the session key on chat)."""
-    headers = [("Accept", "application/json"), *SMUGGLED]
+    headers = [("Accept", "application/json"), ("Origin", "http://127.0.0.1"), *SMUGGLED]
     assert send(proxy_port, ALICE, chat("shared"), headers, path) == 200
     [seen] = upstream.protected_requests()
     names = {name.lower() for name, _ in seen.headers}
-    expected = PROXY_SENT | {"content-type", "accept"}
+    expected = PROXY_SENT | {"content-type", "accept", "origin"}
     assert names == (expected | {"x-openclaw-session-key"} if path == CHAT else expected)
     assert seen.header("authorization") == f"Bearer {TEST_GATEWAY_TOKEN}"
     assert seen.header("accept-encoding") == "identity"

@@ -47,12 +47,12 @@ CLIENT_HEADERS = [
     ("x-openclaw-scopes", "operator.admin"),
     ("x-openclaw-message-channel", "telegram"),
     ("x-openclaw-message-to", "+15550100"),
-    ("origin", "http://evil.example"),
+    ("origin", "http://127.0.0.1:8080"),
 ]
 
 
 def test_upstream_headers_pass_client_headers_by_allowlist_only() -> None:
-    """Of everything a client sends only Content-Type and Accept pass; credentials, session,
+    """Of everything a client sends only Content-Type, Accept and Origin pass; credentials, session,
     agent, model and scope selectors, forwarding and unknown headers go; the proxy adds the
     gateway token, its request id, identity encoding and the length."""
     flow = make_flow(headers=CLIENT_HEADERS, body=[b"{}"])
@@ -60,6 +60,7 @@ def test_upstream_headers_pass_client_headers_by_allowlist_only() -> None:
     assert sent == [
         ("content-type", "application/json"),
         ("accept", "text/event-stream"),
+        ("origin", "http://127.0.0.1:8080"),
         ("authorization", "Bearer gw"),
         ("x-request-id", "test-request-id"),
         ("accept-encoding", "identity"),
