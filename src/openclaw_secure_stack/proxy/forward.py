@@ -126,6 +126,16 @@ class Forward:
                 raise upload_error[0] from None
             raise Reject(502, "upstream_unavailable", "OpenClaw cannot be reached") from exc
         flow.cleanups.append(_finisher(resp))
+        transfer = {
+            coding.strip().lower()
+            for value in resp.headers.getall("transfer-encoding", [])
+            for coding in value.split(",")
+        }
+        if transfer - {"chunked", "identity", ""}:
+            # aiohttp undoes only chunking: a gzip transfer coding would reach the client as
+            # bytes nobody scanned. Node never sends one; refuse it like an encoded reply.
+            flow.notes["upstream_transfer_encoding"] = ",".join(sorted(transfer))
+            raise Reject(502, "upstream_encoded", "OpenClaw sent an encoded reply; it was refused")
         streamed = resp.content_length is None
         timeout = self._upstream.stream_read_timeout if streamed else self._upstream.read_timeout
         flow.response = Response(
