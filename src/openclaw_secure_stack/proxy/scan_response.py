@@ -317,10 +317,17 @@ class ScanResponse:
             yield chunk
 
     async def _scan(self, scanner: _Scanner, text: str) -> None:
-        if len(text) > self._thread_threshold:
-            await asyncio.to_thread(scanner.feed, text)
-        else:
+        if len(text) <= self._thread_threshold:
             scanner.feed(text)
+            return
+        scan = asyncio.ensure_future(asyncio.to_thread(scanner.feed, text))
+        try:
+            await asyncio.shield(scan)
+        except asyncio.CancelledError:
+            # The client left mid-scan: finish it, so the audit record that follows has its
+            # findings (the thread would run on regardless).
+            await scan
+            raise
 
 
 async def _chained(first: list[bytes], rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
