@@ -271,6 +271,7 @@ class ScanResponse:
         scanner = _Scanner(self._detector, flow, self.name)
         media_type = (response.headers.get("content-type") or "").split(";")[0].strip().lower()
         if media_type == "text/event-stream":
+            response.headers.remove("content-length")  # the findings comment may follow
             response.body = self._stream(response.body, scanner)
         else:
             response.body = self._whole(response, response.body, scanner)

@@ -222,14 +222,17 @@ SSE = {
 
 @pytest.mark.parametrize("stream", SSE.values(), ids=SSE.keys())
 @pytest.mark.parametrize("piece", [3, 64], ids=["3-byte chunks", "64-byte chunks"])
+@pytest.mark.parametrize("length", [False, True], ids=["chunked", "length"])
 def test_sse_with_any_line_endings_is_flagged(
-    port: int, audit_log: Path, stream: bytes, piece: int
+    port: int, audit_log: Path, stream: bytes, piece: int, length: bool
 ) -> None:
     """SSE with CR, CRLF or mixed line endings (as browsers and SDKs read them), in small
-    chunks, reaches the client byte for byte with the findings comment; the audit log has it."""
+    chunks, with or without a Content-Length, reaches the client byte for byte with the
+    findings comment; the audit log has it."""
     done = ending(b"data: [DONE]\n\n", b"\r")
     chunks = [stream[i : i + piece] for i in range(0, len(stream), piece)] + [done]
-    script = scripted_reply(*chunks, headers=[("Content-Type", "text/event-stream")])
+    headers = [("Content-Type", "text/event-stream")]
+    script = scripted_reply(*chunks, headers=headers, length=length)
     reply = ask(port, script)
     assert reply.status == 200
     body = dechunk(reply.body)
