@@ -74,7 +74,8 @@ def upstream_headers(flow: Flow, authorization: str) -> list[tuple[str, str]]:
     address from a `gateway.trustedProxies` source. The client's address is in the audit log.
     """
     request = flow.request
-    headers = [(name, value) for name, value in request.headers.items() if name in FROM_CLIENT]
+    allowed = FROM_CLIENT - _connection_listed(request.headers)
+    headers = [(name, value) for name, value in request.headers.items() if name in allowed]
     headers.extend(flow.upstream_headers.items())
     headers.append(("authorization", authorization))
     headers.append(("x-request-id", flow.request_id))

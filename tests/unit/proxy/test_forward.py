@@ -235,3 +235,10 @@ async def test_reply_with_a_transfer_coding_is_refused(settings: Settings, codin
     assert (caught.value.status, caught.value.code) == (502, "upstream_encoded")
     codings = str(flow.notes["upstream_transfer_encoding"]).split(",")
     assert sorted(codings) == sorted(c.strip().lower() for c in coding.split(","))
+
+
+def test_an_allowlisted_header_named_in_connection_is_hop_by_hop() -> None:
+    """A header the client lists in Connection is meant for the proxy only, even an allowed one."""
+    flow = make_flow(headers=[("connection", "Origin"), ("origin", "http://x"), ("accept", "*/*")])
+    sent = [name for name, _ in upstream_headers(flow, "Bearer gw")]
+    assert "origin" not in sent and "accept" in sent
