@@ -49,7 +49,8 @@ async def session(stack: StackHandle, messages: list[str]) -> list[dict[str, Any
         replies = []
         for index, message in enumerate(messages):
             params = {
-                "sessionKey": "agent:main:ws-" + uuid.uuid4().hex[:8],
+                # The stack's client token is named `local`: its sessions are oss:local:...
+                "sessionKey": "agent:main:oss:local:ws-" + uuid.uuid4().hex[:8],
                 "message": message,
                 "idempotencyKey": uuid.uuid4().hex,
             }

@@ -12,6 +12,11 @@ The guard, per client frame:
   their own authority);
 - a method outside `ALLOWED_METHODS`: refused with an error response frame (`FORBIDDEN`,
   `details.code: "method_not_allowed"`), the socket stays open;
+- `chat.send`, `chat.history`, `chat.abort`: `params.sessionKey` must lie in the caller's
+  namespace (`oss:<client>:...`, see `session.py`), else `FORBIDDEN` with
+  `details.code: "foreign_session"`: one client never reaches another's session. For the same
+  reason `sessions.list` (every client's sessions) and `chat.send`'s `sessionId` (a session
+  chosen around its key) are not accepted;
 - `chat.send`: only the parameters in `CHAT_SEND_PARAMS`; `params.message` is scanned like a user
   turn over HTTP (direct rules and the classifier; strip rewrites it and rescans; reject answers
   `FORBIDDEN` with `details.code: "prompt_injection"` and the rule ids).
@@ -32,18 +37,18 @@ from openclaw_secure_stack.detect import Detector
 from openclaw_secure_stack.proxy.flow import Flow, FrameAction, Reject
 from openclaw_secure_stack.proxy.prompt import Field, Rope, Scanned
 from openclaw_secure_stack.proxy.sanitize import Outcome, Scanner, strict_json
+from openclaw_secure_stack.proxy.session import client_label, owns
 from openclaw_secure_stack.proxy.upstream import Upstream
 
 # What a chat client of the stack needs; every other gateway method (config, exec approvals,
 # node invoke, session injection, ...) carries authority or text the proxy does not judge.
-ALLOWED_METHODS = frozenset(
-    {"chat.send", "chat.history", "chat.abort", "sessions.list", "models.list", "health"}
-)
+ALLOWED_METHODS = frozenset({"chat.send", "chat.history", "chat.abort", "models.list", "health"})
+# Methods that act on the session named by `params.sessionKey`: it must be the caller's.
+SESSION_METHODS = frozenset({"chat.send", "chat.history", "chat.abort"})
 CHAT_SEND_PARAMS = frozenset(
     {
         "sessionKey",
         "agentId",
-        "sessionId",
         "message",
         "thinking",
         "queueMode",
@@ -108,9 +113,17 @@ class FrameGuard:
         if method not in ALLOWED_METHODS:
             error = {"code": "method_not_allowed", "method": method}
             return self._refuse(frame, f"{method} is not available through the proxy", error)
+        if method in SESSION_METHODS and not self._owns(frame.get("params")):
+            label = client_label(self.actor or "")
+            message = f"that session belongs to another client; use oss:{label}:<name>"
+            return self._refuse(frame, message, {"code": "foreign_session"})
         if method != "chat.send":
             return FrameAction(forward=text)
         return await self._chat_send(frame)
+
+    def _owns(self, params: object) -> bool:
+        key = params.get("sessionKey") if isinstance(params, dict) else None
+        return isinstance(key, str) and self.actor is not None and owns(self.actor, key)
 
     def _connect(self, frame: dict[str, Any]) -> FrameAction:
         params = frame.get("params")

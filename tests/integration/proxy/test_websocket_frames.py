@@ -54,7 +54,7 @@ def frame(method: str, params: dict[str, Any], frame_id: str = "1") -> dict[str,
 
 
 def chat_send(message: str, **extra: Any) -> dict[str, Any]:
-    params = {"sessionKey": "main", "message": message, "idempotencyKey": "k", **extra}
+    params = {"sessionKey": "oss:alice:main", "message": message, "idempotencyKey": "k", **extra}
     return frame("chat.send", params)
 
 
@@ -148,6 +148,7 @@ REFUSED_METHODS = [
     "Chat.send",
     "chat.send ",
     "tools.invoke",
+    "sessions.list",
 ]
 
 
@@ -164,7 +165,7 @@ async def test_methods_outside_the_allowlist_get_an_error_frame(
     assert reply["error"]["details"] == {"code": "method_not_allowed", "method": method}
     record = frame_records(data_dir)[-1]
     assert (record["outcome"], record["details"]["method"]) == ("deny", method)
-    await ws.send_json(frame("chat.history", {"sessionKey": "main"}, frame_id="r2"))
+    await ws.send_json(frame("chat.history", {"sessionKey": "oss:alice:main"}, frame_id="r2"))
     assert (await echoed(ws))["id"] == "r2"
     assert [json.loads(m)["method"] for m in upstream.ws_messages] == ["connect", "chat.history"]
 
@@ -237,3 +238,62 @@ async def test_clean_chat_send_is_relayed_unchanged(
         "allow",
         {"method": "chat.send", "sanitize": "pass"},
     )
+
+
+FOREIGN = {
+    "another client's": ("chat.history", {"sessionKey": "oss:ci:main"}, "foreign_session"),
+    "another client's, agent form": (
+        "chat.send",
+        {"sessionKey": "agent:main:oss:ci:x"},
+        "foreign_session",
+    ),
+    "OpenClaw's main": ("chat.send", {"sessionKey": "main"}, "foreign_session"),
+    "OpenClaw's agent main": ("chat.history", {"sessionKey": "agent:main:main"}, "foreign_session"),
+    "a near miss of alice's prefix": (
+        "chat.abort",
+        {"sessionKey": "oss:alicex:main"},
+        "foreign_session",
+    ),
+    "no key": ("chat.history", {}, "foreign_session"),
+    "a key that is not text": ("chat.history", {"sessionKey": ["oss:alice:x"]}, "foreign_session"),
+    "chat.send by session id": (
+        "chat.send",
+        {"sessionKey": "oss:alice:main", "sessionId": "a-session-of-ci"},
+        "unsupported_params",
+    ),
+}
+
+
+@pytest.mark.parametrize(("method", "params", "code"), FOREIGN.values(), ids=FOREIGN.keys())
+async def test_a_session_that_is_not_the_callers_is_refused(
+    ws: aiohttp.ClientWebSocketResponse,
+    upstream: RecordingUpstream,
+    data_dir: Path,
+    method: str,
+    params: dict[str, Any],
+    code: str,
+) -> None:
+    """alice naming a session outside her namespace (or choosing one by id) gets FORBIDDEN;
+    nothing but her connect reaches OpenClaw, and the refusal is audited."""
+    await connected(ws)
+    await ws.send_json(frame(method, {"message": "hi", **params}, frame_id="f1"))
+    reply = json.loads((await ws.receive(timeout=5)).data)
+    assert (reply["id"], reply["ok"], reply["error"]["code"]) == ("f1", False, "FORBIDDEN")
+    assert reply["error"]["details"]["code"] == code
+    record = frame_records(data_dir)[-1]
+    assert (record["actor"], record["outcome"], record["details"]["method"]) == (
+        "alice",
+        "deny",
+        method,
+    )
+    assert [json.loads(m)["method"] for m in upstream.ws_messages] == ["connect"]
+
+
+@pytest.mark.parametrize("key", ["oss:alice:main", "agent:main:oss:alice:ui", "OSS:Alice:x"])
+async def test_the_callers_own_sessions_pass(
+    ws: aiohttp.ClientWebSocketResponse, upstream: RecordingUpstream, key: str
+) -> None:
+    """Any spelling OpenClaw reads as one of alice's sessions is relayed."""
+    await connected(ws)
+    await ws.send_json(frame("chat.history", {"sessionKey": key}, frame_id="h1"))
+    assert (await echoed(ws))["params"]["sessionKey"] == key

@@ -31,7 +31,7 @@ SEND = json.dumps(
         "type": "req",
         "id": "s",
         "method": "chat.send",
-        "params": {"sessionKey": "m", "message": "hi"},
+        "params": {"sessionKey": "oss:alice:m", "message": "hi"},
     }
 )
 
