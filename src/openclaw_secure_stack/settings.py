@@ -78,6 +78,17 @@ class Settings(BaseSettings):
     audit_rotate_bytes: int = Field(
         64 * MIB, ge=4096, description="Rotate the audit log when it grows past this size."
     )
+    audit_anchor_path: Path | None = Field(
+        None,
+        description=(
+            "Signed checkpoint of the audit chain's head, kept outside the log so truncation and "
+            "deletion show (default: AUDIT_LOG_PATH + '.anchor')."
+        ),
+    )
+    audit_fsync: bool = Field(
+        True,
+        description="fdatasync each intent record before the request is forwarded.",
+    )
 
     # --- runtime (the supervised OpenClaw) -----------------------------------------------
     data_dir: Path = Field(

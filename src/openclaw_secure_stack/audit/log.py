@@ -11,8 +11,19 @@ together with the file's inode and the size it left the file at, and re-reads th
 another writer has appended (size changed) or rotated (inode changed) since.
 
 A record is acknowledged only after one `write()` of the whole line to an `O_APPEND` descriptor
-has returned, so a writer killed right after `write` returns has lost nothing (the data is in the
-kernel's page cache; this is not a guard against power loss, there is no fsync per record).
+has returned (no user-space buffer: there is nothing to flush), so a writer killed right after
+`write` returns has lost nothing: the data is in the kernel's page cache. A `durable` event
+(the proxy's intent record, written before anything is forwarded) is also `fdatasync`ed before
+`write` returns when `fsync` is on (`AUDIT_FSYNC`, the default), so it survives a power loss or
+kernel crash too; the sync runs after the lock is released, so other writers do not wait for it.
+
+After each append the chain head is sealed in the anchor file (`anchor.py`) under the same lock.
+A writer re-reading the head compares the log with the anchor: when the log ends before the
+anchored head (cut off, deleted, replaced by an older copy) it chains on from the anchor, so the
+hole stays visible to `audit verify`; an anchor that is missing (for a log that holds records),
+invalid, or more than one record behind the log stops the writer (fail closed) until an operator
+re-seals the head with `openclaw-secure-stack audit anchor`.
+
 Rotation renames `audit.jsonl` to `audit.jsonl.000001`, `.000002`, ... (numbers, not clock time,
 so the order never depends on the clock) and the new file continues the same chain.
 """
@@ -36,6 +47,14 @@ from typing import Any
 import re2
 import rfc8785
 
+from openclaw_secure_stack.audit.anchor import (
+    SLOT_BYTES,
+    Anchor,
+    AnchorError,
+    default_anchor_path,
+    unseal,
+    write_anchor,
+)
 from openclaw_secure_stack.audit.redact import redact
 from openclaw_secure_stack.audit.sink import AuditEvent
 from openclaw_secure_stack.settings import Settings, SettingsError
@@ -71,6 +90,11 @@ def rotated_paths(path: Path) -> list[Path]:
             if match:
                 numbered.append((int(match.group(1)), entry))
     return [entry for _, entry in sorted(numbered)]
+
+
+def lock_path(path: Path) -> Path:
+    """The sidecar file writers `flock` while they append to `path` and update its anchor."""
+    return path.with_name(path.name + ".lock")
 
 
 def chain_paths(path: Path) -> list[Path]:
@@ -123,12 +147,27 @@ class _Head:
 
 
 _GENESIS = _Head(0, GENESIS_PREV)
+_REANCHOR_HINT = (
+    "run `openclaw-secure-stack audit verify --no-anchor`, then `openclaw-secure-stack audit "
+    "anchor` to seal the current head (the log records that it was re-anchored)"
+)
 
 
 class AuditLog:
     """Appends sealed records to `path`; safe to share between threads and worker processes."""
 
-    def __init__(self, path: Path, key: bytes, rotate_bytes: int) -> None:
+    def __init__(
+        self,
+        path: Path,
+        key: bytes,
+        rotate_bytes: int,
+        *,
+        anchor_path: Path | None = None,
+        fsync: bool = False,
+        reanchor: bool = False,
+    ) -> None:
+        """`reanchor` (the `audit anchor` command only) accepts a missing, invalid or stale
+        anchor and seals the log's own head instead of refusing to write."""
         if len(key) < MIN_KEY_BYTES:
             raise ValueError(f"audit key must be at least {MIN_KEY_BYTES} bytes")
         if rotate_bytes < 1:
@@ -136,7 +175,12 @@ class AuditLog:
         self.path = path
         self._key = key
         self._rotate_bytes = rotate_bytes
-        self._lock_path = path.with_name(path.name + ".lock")
+        self._lock_path = lock_path(path)
+        self.anchor_path = anchor_path or default_anchor_path(path)
+        self._fsync = fsync
+        self._reanchor = reanchor
+        self._anchor_fd = -1
+        self.resumed_from: dict[str, object] = {}  # how the last head re-read found log/anchor
         self._thread_lock = threading.Lock()
         self._pid = -1  # the process that owns the descriptors below
         self._fd = -1
@@ -153,26 +197,72 @@ class AuditLog:
                 "(try: openssl rand -hex 32)"
             )
         key = settings.audit_key.get_secret_value().encode()
-        return cls(settings.audit_log_path, key, settings.audit_rotate_bytes)
+        return cls(
+            settings.audit_log_path,
+            key,
+            settings.audit_rotate_bytes,
+            anchor_path=settings.audit_anchor_path,
+            fsync=settings.audit_fsync,
+        )
 
     def write(self, event: AuditEvent) -> None:
-        """Seal `event` into the chain and append it; raise `AuditLogError` if that fails."""
+        """Seal `event` into the chain, append it and anchor it; raise `AuditLogError` if that
+        fails. A `durable` event is on disk when this returns (with `fsync` on)."""
         fields = _canonical_fields(event)  # the costly part, done before taking the lock
         with self._thread_lock:
             self._lock_file()
             try:
-                head = self._current_head()
-                body = _canonical_record(
-                    fields, seq=head.seq + 1, ts=utc_timestamp(), prev=head.mac
-                )
-                mac = hmac.digest(self._key, body, "sha256").hex()  # one C call, same MAC
-                line = body[:-1] + b',"mac":"' + mac.encode() + b'"}\n'
-                if self._size > 0 and self._size + len(line) > self._rotate_bytes:
-                    self._rotate()
-                self._append(line)
-                self._head = _Head(head.seq + 1, mac)
+                self._seal_and_append(fields)
+                synced = os.dup(self._fd) if self._fsync and event.durable else -1
             finally:
                 fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+        if synced >= 0:
+            self._sync(synced)
+
+    def resume(
+        self,
+        actor: str | None = None,
+        *,
+        event: str = "audit.resumed",
+        details: Mapping[str, object] | None = None,
+    ) -> None:
+        """Record that a writer (re)started: `audit.resumed` with the head it continues from
+        (`prev_seq`, `prev_mac`) and what the log and the anchor said (`state`, `log_seq`,
+        `anchor_seq`), so a restart is never silent and a cut-off tail shows."""
+        with self._thread_lock:
+            self._lock_file()
+            try:
+                self._current_head()
+                found = {**self.resumed_from, **(details or {}), "pid": os.getpid()}
+                record = AuditEvent(event, "ok", actor, None, found)
+                self._seal_and_append(_canonical_fields(record))
+            finally:
+                fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+
+    def _seal_and_append(self, fields: Mapping[str, bytes]) -> None:
+        head = self._current_head()
+        body = _canonical_record(fields, seq=head.seq + 1, ts=utc_timestamp(), prev=head.mac)
+        mac = hmac.digest(self._key, body, "sha256").hex()  # one C call, same MAC
+        line = body[:-1] + b',"mac":"' + mac.encode() + b'"}\n'
+        if self._size > 0 and self._size + len(line) > self._rotate_bytes:
+            self._rotate()
+        self._append(line)
+        self._head = _Head(head.seq + 1, mac)
+        try:
+            write_anchor(self._anchor_fd, self._key, Anchor(head.seq + 1, mac, utc_timestamp()))
+        except OSError as exc:
+            raise AuditLogError(
+                f"audit anchor {self.anchor_path}: {exc.strerror or exc}; the record was "
+                "appended but not anchored"
+            ) from exc
+
+    def _sync(self, fd: int) -> None:
+        try:
+            os.fdatasync(fd)
+        except OSError as exc:
+            raise AuditLogError(f"audit log {self.path}: cannot sync: {exc.strerror}") from exc
+        finally:
+            os.close(fd)
 
     def check(self) -> None:
         """Raise `AuditLogError` unless the next `write` can lock, read the head and append."""
@@ -208,13 +298,15 @@ class AuditLog:
         self._close_descriptors()
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._lock_fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        self.anchor_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._anchor_fd = os.open(self.anchor_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         self._pid = os.getpid()
 
     def _close_descriptors(self) -> None:
-        for fd in (self._fd, self._lock_fd):
+        for fd in (self._fd, self._lock_fd, self._anchor_fd):
             if fd >= 0:
                 os.close(fd)
-        self._fd = self._lock_fd = self._inode = self._size = -1
+        self._fd = self._lock_fd = self._anchor_fd = self._inode = self._size = -1
         self._pid = -1
         self._head = None
 
@@ -245,15 +337,60 @@ class AuditLog:
                 # go on in a fresh one; verify reports the partial record.
                 self._rotate()
             found = self._read_head()
+            slot = os.pread(self._anchor_fd, SLOT_BYTES + 1, 0)
         except OSError as exc:
             raise AuditLogError(f"audit log {self.path}: {exc.strerror or exc}") from exc
-        if self._head is not None and found.seq < self._head.seq:
-            # Records this process wrote are gone (the file was truncated or deleted). Keep
-            # chaining from what we wrote so `audit verify` shows the hole instead of a fresh,
-            # valid-looking chain.
-            return self._head
-        self._head = found
-        return found
+        self._head = self._reconcile(found, slot)
+        return self._head
+
+    def _reconcile(self, found: _Head, slot: bytes) -> _Head:
+        """The head to chain on from, given the log's last record and the anchor file.
+
+        When the log ends before the anchored head (or before what this process wrote), its
+        tail was cut off, deleted or replaced: chain on from the later head so `audit verify`
+        shows the hole instead of a fresh, valid-looking chain.
+        """
+        anchor: _Head | None = None
+        state = "ok"
+        try:
+            if slot:
+                sealed = unseal(self._key, slot)
+                anchor = _Head(sealed.seq, sealed.mac)
+        except AnchorError as exc:
+            if not self._reanchor:
+                raise AuditLogError(
+                    f"audit anchor {self.anchor_path}: {exc}; {_REANCHOR_HINT}"
+                ) from None
+            state = "invalid"
+        head = found
+        if anchor is None and state == "ok":
+            state = "new" if found.seq == 0 else "missing"
+        elif anchor is not None and (
+            anchor.seq > found.seq or (anchor.seq == found.seq and anchor.mac != found.mac)
+        ):
+            state, head = "log_behind_anchor", anchor
+        elif anchor is not None and found.seq > anchor.seq + 1:
+            state = "anchor_stale"
+        if state in ("missing", "anchor_stale") and not self._reanchor:
+            raise AuditLogError(
+                f"audit anchor {self.anchor_path}: "
+                + (
+                    f"none for a log that holds {found.seq} records"
+                    if anchor is None
+                    else f"it seals seq {anchor.seq} but the log goes on to seq {found.seq}"
+                )
+                + f"; {_REANCHOR_HINT}"
+            )
+        if self._head is not None and self._head.seq > head.seq:
+            state, head = "log_behind_writer", self._head
+        self.resumed_from = {
+            "state": state,
+            "log_seq": found.seq,
+            "anchor_seq": anchor.seq if anchor else None,
+            "prev_seq": head.seq,
+            "prev_mac": head.mac,
+        }
+        return head
 
     def _read_head(self) -> _Head:
         """The last whole record of the current file, else of the newest rotated file."""

@@ -11,7 +11,9 @@ from typing import Protocol
 class AuditEvent:
     """What happened, before the log gives it a place in the chain (seq, ts, prev, mac).
 
-    `details` must never hold a secret: hash or redact before building the event.
+    `details` must never hold a secret: hash or redact before building the event. `durable`
+    asks the log to have the record on disk before `write` returns (an intent record: something
+    is about to act on it); it is not part of the record.
     """
 
     event: str
@@ -19,6 +21,7 @@ class AuditEvent:
     actor: str | None = None
     request_id: str | None = None
     details: Mapping[str, object] = field(default_factory=dict)
+    durable: bool = False
 
 
 class AuditSink(Protocol):

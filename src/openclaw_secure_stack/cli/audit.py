@@ -13,9 +13,10 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from openclaw_secure_stack.audit.log import chain_paths
+from openclaw_secure_stack.audit.anchor import default_anchor_path
+from openclaw_secure_stack.audit.log import AuditLog, AuditLogError, chain_paths
 from openclaw_secure_stack.audit.tail import LogTail
-from openclaw_secure_stack.audit.verify import Verification, verify_chain
+from openclaw_secure_stack.audit.verify import Verification, verify_anchored, verify_chain
 from openclaw_secure_stack.settings import Settings, SettingsError, load_settings
 
 EXIT_BROKEN = 1
@@ -62,36 +63,93 @@ def verify(
             "does not start at seq 1, anchored on its first record.",
         ),
     ] = False,
+    no_anchor: Annotated[
+        bool,
+        typer.Option(
+            "--no-anchor",
+            help="Do not compare with the anchor (AUDIT_ANCHOR_PATH), e.g. for an archived "
+            "copy: records cut off the end then go unnoticed.",
+        ),
+    ] = False,
 ) -> None:
-    """Check every record's mac, seq and prev link with AUDIT_KEY; report the first break.
+    """Check every record's mac, seq and prev link with AUDIT_KEY, and the chain's end against
+    the signed anchor; report the first break.
 
-    Exit 0: the chain is intact.
+    Exit 0: the chain is intact and ends at the anchored record (or one after it).
     Exit 1: it is broken; the file, line and reason of the FIRST break are printed.
     Exit 2: usage or configuration error.
 
-    A last line without a newline is a record whose writer was killed mid-write.
-    It was never acknowledged, and cutting whole records off the end of a log
-    is undetectable by any chain without an outside anchor, so it is reported
-    as "intact up to line N; trailing partial record" with exit 0.
-    --strict makes it exit 1.
+    The anchor (AUDIT_ANCHOR_PATH, default AUDIT_LOG_PATH.anchor) holds the
+    head the writers last sealed: a log cut short, deleted, or replaced by an
+    older copy is a break. A last line without a newline at the end of the
+    live file is a record whose writer was killed mid-write; it was never
+    acknowledged, so it is reported as "intact up to line N; trailing partial
+    record" with exit 0 (--strict: exit 1). In a rotated file it is a break.
     """
     settings = _settings_or_exit(output)
     if settings.audit_key is None:
         _usage_error("AUDIT_KEY: not set; verify needs the key the log was written with", output)
+    anchor_path = settings.audit_anchor_path or default_anchor_path(settings.audit_log_path)
     files = paths or chain_paths(settings.audit_log_path)
-    if not files:
+    if not files and (no_anchor or not anchor_path.exists()):
         _usage_error(f"no audit log at {settings.audit_log_path} (AUDIT_LOG_PATH)", output)
     for path in files:
         if not path.is_file():
             _usage_error(f"{path}: no such file", output)
     key = settings.audit_key.get_secret_value().encode()
-    result = verify_chain(files, key, pruned_start=pruned)
+    if no_anchor:
+        result = verify_chain(files, key, pruned_start=pruned)
+    else:
+        # The default chain is listed again under the writers' lock (it may rotate meanwhile).
+        result = verify_anchored(
+            paths or None, key, anchor_path, log_path=settings.audit_log_path, pruned_start=pruned
+        )
     if output is OutputFormat.json:
         sys.stdout.write(json.dumps(result.as_json()) + "\n")
     else:
         _print_verification(result)
     if not result.intact or (strict and result.partial):
         raise typer.Exit(EXIT_BROKEN)
+
+
+@app.command()
+def anchor(
+    reason: Annotated[
+        str,
+        typer.Option("--reason", help="Why the head is re-sealed; recorded in the log."),
+    ] = "operator re-anchored the log",
+) -> None:
+    """Seal the log's current head in the anchor after it went missing, invalid or stale.
+
+    Writers refuse to append (fail closed) while the anchor of a log with records is missing,
+    invalid or behind the log; this is the way out. Run `audit verify --no-anchor` first: the
+    head sealed here is whatever the log now ends with. An `audit.reanchored` record (with the
+    reason and what the anchor said) is appended and becomes the anchored head.
+    """
+    settings = _settings_or_exit(OutputFormat.text)
+    if settings.audit_key is None:
+        _usage_error(
+            "AUDIT_KEY: not set; anchor needs the key the log is written with", OutputFormat.text
+        )
+    sealer = AuditLog(
+        settings.audit_log_path,
+        settings.audit_key.get_secret_value().encode(),
+        settings.audit_rotate_bytes,
+        anchor_path=settings.audit_anchor_path,
+        reanchor=True,
+    )
+    try:
+        sealer.resume("operator", event="audit.reanchored", details={"reason": reason})
+    except AuditLogError as exc:
+        _usage_error(str(exc), OutputFormat.text)
+    finally:
+        sealer.close()
+    Console(highlight=False, soft_wrap=True).print(
+        Text(
+            f"OK sealed the head of {settings.audit_log_path} in {sealer.anchor_path}",
+            style="green",
+        )
+    )
 
 
 @app.command()

@@ -177,21 +177,30 @@ def test_rewrite_with_attacker_key_fails(log_path):
 
 
 def test_trailing_partial_record_verifies_up_to_it(log_path):
-    """A last record without its newline (writer killed mid-write) is a warning, exit 0."""
+    """A torn record after the anchored head (writer killed mid-write) is a warning, exit 0."""
     lines = lines_of(log_path)
-    log_path.write_bytes(b"".join(lines[:-1]) + lines[-1][:50])
+    log_path.write_bytes(b"".join(lines) + lines[-1][:50])
     result = run_cli(["audit", "verify"], log_path=log_path)
     assert result.exit_code == 0
     warning, summary = result.stdout.splitlines()
     assert warning == (
-        f"! {log_path}: intact up to line {RECORDS - 1}; trailing partial record at line "
-        f"{RECORDS} (a writer stopped mid-write; never acknowledged)"
+        f"! {log_path}: intact up to line {RECORDS}; trailing partial record at line "
+        f"{RECORDS + 1} (a writer stopped mid-write; never acknowledged)"
     )
     assert summary.startswith(
-        f"OK audit chain intact: {RECORDS - 1} records in 1 file(s), seq 1..{RECORDS - 1}, "
+        f"OK audit chain intact: {RECORDS} records in 1 file(s), seq 1..{RECORDS}, "
     )
     strict = run_cli(["audit", "verify", "--strict"], log_path=log_path)
     assert strict.exit_code == 1
+
+
+def test_acknowledged_record_cut_short_is_truncation(log_path):
+    """Cutting the last acknowledged record short is not a torn write: the anchor holds it."""
+    lines = lines_of(log_path)
+    log_path.write_bytes(b"".join(lines[:-1]) + lines[-1][:50])
+    code, report = verify_json(log_path)
+    assert code == 1
+    assert_break(report, log_path, RECORDS + 1, "truncated")
 
 
 @pytest.fixture

@@ -71,8 +71,9 @@ def test_sigkill_mid_burst_loses_no_acknowledged_event(tmp_path):
     assert [record["seq"] for record in written] == list(range(1, len(written) + 1))
 
 
-def test_writer_after_a_torn_record_keeps_the_chain(tmp_path):
-    """After a torn last record, the next writer rotates that file away and continues the chain."""
+def test_writer_after_a_torn_record_keeps_it_as_a_named_break(tmp_path):
+    """After a torn last record the next writer rotates that file away (kept as evidence) and
+    continues the chain; verify names the torn line as a break in the rotated file."""
     path = tmp_path / "audit.jsonl"
     subprocess.run([sys.executable, str(WRITER), str(path), str(1 << 30), "5", "a"], check=True)
     whole = path.read_bytes()
@@ -82,9 +83,11 @@ def test_writer_after_a_torn_record_keeps_the_chain(tmp_path):
 
     result = run_cli(["audit", "verify", "--format", "json"], log_path=path)
     report = json.loads(result.stdout)
-    assert result.exit_code == 0
+    assert result.exit_code == 1
     rotated = path.with_name("audit.jsonl.000001")
     assert report["files"] == [str(rotated), str(path)]
-    assert report["partial_records"] == [{"file": str(rotated), "line": 6}]
-    assert (report["records"], report["last_seq"]) == (8, 8)
+    broken = report["break"]
+    assert (broken["file"], broken["line"], broken["reason"]) == (str(rotated), 6, "partial_record")
     assert rotated.read_bytes() == whole + torn  # the evidence is kept as it was
+    after = [json.loads(line) for line in path.read_bytes().splitlines()]
+    assert [record["seq"] for record in after] == [6, 7, 8]  # the chain went on from seq 5

@@ -11,6 +11,7 @@ import rfc8785
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from openclaw_secure_stack.audit.anchor import default_anchor_path
 from openclaw_secure_stack.audit.log import (
     GENESIS_PREV,
     AuditLog,
@@ -101,6 +102,7 @@ def test_written_bytes_are_rfc8785_of_the_record(tmp_path, details, actor, name)
     """Each line minus its mac is byte for byte rfc8785.dumps of the parsed record."""
     path = tmp_path / "canonical.jsonl"
     path.unlink(missing_ok=True)
+    default_anchor_path(path).unlink(missing_ok=True)  # else the writer chains on from it
     AuditLog(path, TEST_KEY, UNLIMITED).write(AuditEvent(name, "allow", actor, None, details))
     line = path.read_bytes()
     assert verify_chain([path], TEST_KEY).records == 1

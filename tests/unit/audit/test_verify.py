@@ -7,7 +7,7 @@ import pytest
 
 from openclaw_secure_stack.audit.log import chain_paths, record_mac
 from openclaw_secure_stack.audit.testing import TEST_KEY, write_events
-from openclaw_secure_stack.audit.verify import Break, PartialRecord, Reason, verify_chain
+from openclaw_secure_stack.audit.verify import Break, Reason, verify_chain
 
 
 @pytest.fixture
@@ -44,6 +44,7 @@ def test_intact_summary(path):
         "last_seq": 3,
         "break": None,
         "partial_records": [],
+        "anchor_seq": None,
     }
 
 
@@ -102,13 +103,19 @@ def test_resealed_edit_is_caught_by_the_next_link(path):
     )
 
 
-def test_partial_record_in_rotated_file_is_not_a_break(tmp_path):
-    """A torn last line in an older file is reported; the chain continues in the next file."""
+def test_partial_record_in_rotated_file_is_a_break(tmp_path):
+    """A torn last line kept in an older file (rotated away by the next writer) is a break."""
     log = tmp_path / "audit.jsonl"
     write_events(log, 2)
     log.write_bytes(log.read_bytes() + b'{"seq":3,"ts')
     write_events(log, 2)  # the writer rotates the torn file away and goes on
     files = chain_paths(log)
     report = verify_chain(files, TEST_KEY)
-    assert (report.intact, report.records) == (True, 4)
-    assert report.partial == [PartialRecord(files[0], 3)]
+    assert report.broken == Break(
+        files[0],
+        3,
+        Reason.PARTIAL_RECORD,
+        "a record without its newline in a rotated file: cut short by a writer that stopped "
+        "mid-write, or bytes appended to the log",
+    )
+    assert (report.records, report.partial) == (2, [])
