@@ -13,7 +13,6 @@ from typing import Any
 from openclaw_secure_stack.audit.sink import AuditSink
 from openclaw_secure_stack.proxy.flow import (
     Body,
-    ClientGone,
     Flow,
     Headers,
     Receive,
@@ -137,8 +136,6 @@ class ProxyApp:
             if "content-length" not in response.headers and main is not None:
                 watcher = asyncio.create_task(_cancel_on_disconnect(flow, receive, main))
             await self._respond(flow, response, send)
-        except ClientGone:
-            flow.notes["client_gone"] = True
         except asyncio.CancelledError:
             current = asyncio.current_task()
             if not flow.notes.get("client_gone") or current is None:

@@ -1,12 +1,23 @@
-"""Audit stage (last): one `proxy.request` record per request, written before the reply's first
-byte leaves, so a log that cannot record blocks the request (503) instead of losing the event.
+"""Audit before effect: an intent record is durable before anything reaches OpenClaw, and every
+request ends in an outcome record, or the proxy stops taking traffic.
 
-A second `proxy.stream` record follows only when something happens while the reply streams: the
-stream breaks, the client leaves, or a response stage adds findings.
+- `Intent` (just before `Forward`): reads the whole body (capped by MAX_BODY_BYTES, so a client
+  that leaves or stalls mid-body, or sends a bad chunk, is answered and audited with nothing
+  sent upstream), then writes a durable `proxy.intent` record: method, path, client, body size
+  and SHA-256, never the text. A log that cannot record: 503, nothing forwarded.
+- `Audit` (last): one `proxy.request` record per request (the outcome), written before the
+  reply's first byte leaves, so a log that cannot record blocks the reply (503). A second
+  `proxy.stream` record follows only when something happens while the reply streams: the
+  stream breaks, the client leaves, or a response stage adds findings.
+
+When an outcome cannot be recorded after OpenClaw may have acted, the shared `AuditGate` closes:
+this worker refuses every further request (503) and reports not ready until it is restarted,
+rather than run unaudited.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections.abc import AsyncIterable, AsyncIterator
@@ -17,13 +28,76 @@ from openclaw_secure_stack.proxy.flow import Flow, Reject
 
 log = logging.getLogger(__name__)
 
+# Set by `Intent` once the intent record is durable; `Forward` refuses to send without it.
+INTENT_NOTE = "intent"
+
+
+class AuditGate:
+    """The audit sink shared by `Intent` and `Audit`, closed for good once an outcome is lost."""
+
+    def __init__(self, sink: AuditSink) -> None:
+        self.sink = sink
+        self.lost: str | None = None  # why the gate closed
+
+    def write(self, event: AuditEvent) -> None:
+        self.sink.write(event)
+
+    def close(self, request_id: str) -> None:
+        log.critical(
+            "the outcome of request %s could not be audited: refusing all traffic", request_id
+        )
+        self.lost = f"the outcome of request {request_id} could not be recorded"
+
+    def check(self) -> None:
+        """Raise if the gate is closed or the sink cannot record (for `/ready`)."""
+        if self.lost is not None:
+            raise RuntimeError(f"{self.lost}; restart the proxy once the audit log works")
+        check = getattr(self.sink, "check", None)
+        if check is not None:
+            check()
+
+
+class Intent:
+    name: ClassVar[str] = "intent"
+    sees_answered: ClassVar[bool] = False
+
+    def __init__(self, gate: AuditGate) -> None:
+        self._gate = gate
+
+    async def __call__(self, flow: Flow) -> None:
+        if self._gate.lost is not None:
+            raise Reject(
+                503, "audit_unavailable", "the proxy stopped: an outcome could not be audited"
+            )
+        body = await flow.request.body.read()
+        details: dict[str, object] = {
+            "method": flow.request.method,
+            "path": flow.request.path,
+            "client": flow.request.client,
+            "body_bytes": len(body),
+            "body_sha256": hashlib.sha256(body).hexdigest(),
+        }
+        if flow.request.websocket:
+            details["websocket"] = True
+        event = AuditEvent(
+            "proxy.intent", "pending", flow.actor, flow.request_id, details, durable=True
+        )
+        try:
+            self._gate.write(event)
+        except Exception as exc:
+            log.exception("audit log cannot record the intent of request %s", flow.request_id)
+            raise Reject(
+                503, "audit_unavailable", "the audit log cannot record; nothing was forwarded"
+            ) from exc
+        flow.notes[INTENT_NOTE] = "recorded"
+
 
 class Audit:
     name: ClassVar[str] = "audit"
     sees_answered: ClassVar[bool] = True
 
-    def __init__(self, sink: AuditSink) -> None:
-        self._sink = sink
+    def __init__(self, gate: AuditGate) -> None:
+        self._gate = gate
 
     async def __call__(self, flow: Flow) -> None:
         response = flow.response
@@ -41,11 +115,13 @@ class Audit:
         details.update(flow.notes)
         outcome = "deny" if "denied" in flow.notes else "allow"
         try:
-            self._sink.write(
+            self._gate.write(
                 AuditEvent("proxy.request", outcome, flow.actor, flow.request_id, details)
             )
         except Exception as exc:
             log.exception("audit log cannot record request %s", flow.request_id)
+            if INTENT_NOTE in flow.notes:
+                self._gate.close(flow.request_id)  # OpenClaw may have acted on it
             raise Reject(
                 503, "audit_unavailable", "the audit log cannot record; request blocked"
             ) from exc
@@ -77,9 +153,11 @@ class Audit:
     def _stream_event(self, flow: Flow, outcome: str, details: dict[str, object]) -> None:
         details["duration_ms"] = round((time.monotonic() - flow.started) * 1000, 1)
         try:
-            self._sink.write(
+            self._gate.write(
                 AuditEvent("proxy.stream", outcome, flow.actor, flow.request_id, details)
             )
         except Exception:
-            # The reply is already under way: nothing left to block; make the loss visible.
+            # The reply is already under way: this one cannot be blocked any more, the next ones
+            # are.
             log.exception("audit log cannot record the end of request %s", flow.request_id)
+            self._gate.close(flow.request_id)

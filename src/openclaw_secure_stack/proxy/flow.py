@@ -132,9 +132,11 @@ class Body:
         return self._chunks()
 
     async def read(self) -> bytes:
-        """The whole body (at most the configured limit); later reads return the same bytes."""
+        """The whole body (at most the configured limit); later reads return the same bytes.
+        Its `length` is then known, chunked or not."""
         if self._content is None:
             self._content = b"".join([chunk async for chunk in self._chunks()])
+            self.length = len(self._content)
         return self._content
 
     @property

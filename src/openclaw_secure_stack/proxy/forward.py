@@ -1,9 +1,9 @@
 """Forward stage: sends the authorized request to OpenClaw and streams the reply back.
 
-The request body streams through as the client sends it (or the sanitizer's replacement); the
-reply is handed on chunk by chunk as it arrives, with no buffering, so SSE stays live. Client
-headers pass by allowlist (`FROM_CLIENT`); OpenClaw gets the gateway token instead of the
-client's credentials.
+The request body is sent as read whole by the intent stage (or the sanitizer's replacement),
+only after its intent record is durable; the reply is handed on chunk by chunk as it arrives,
+with no buffering, so SSE stays live. Client headers pass by allowlist (`FROM_CLIENT`); OpenClaw
+gets the gateway token instead of the client's credentials.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from typing import ClassVar
 
 import aiohttp
 
-from openclaw_secure_stack.proxy.flow import Flow, Headers, Reject, Request, Response
+from openclaw_secure_stack.proxy.audit import INTENT_NOTE
+from openclaw_secure_stack.proxy.flow import Flow, Headers, Reject, Response
 from openclaw_secure_stack.proxy.upstream import Upstream
 from openclaw_secure_stack.proxy.websocket import open_tunnel
 
@@ -102,6 +103,10 @@ class Forward:
         self._upstream = upstream
 
     async def __call__(self, flow: Flow) -> None:
+        body = flow.request.body.content
+        if flow.notes.get(INTENT_NOTE) != "recorded" or body is None:
+            # Fail closed on a mis-ordered pipeline: nothing goes upstream unaudited or half-read.
+            raise RuntimeError("forward needs the intent stage (durable record, whole body) first")
         headers = upstream_headers(flow, self._upstream.authorization)
         url = self._upstream.url(flow.request.path, flow.request.query)
         if flow.request.websocket:
@@ -110,21 +115,18 @@ class Forward:
                 raise Reject(503, "websocket_unguarded", "WebSocket frames cannot be checked")
             flow.tunnel = await open_tunnel(self._upstream, url, headers, flow.request, flow.frames)
             return
-        upload_error: list[BaseException] = []
         try:
             async with asyncio.timeout(self._upstream.read_timeout):
                 resp = await self._upstream.session.request(
                     flow.request.method,
                     url,
                     headers=headers,
-                    data=_request_body(flow.request, upload_error),
+                    data=body or None,  # bytes go out with the head in one write
                     allow_redirects=False,
                 )
         except TimeoutError:
             raise Reject(504, "upstream_timeout", "OpenClaw did not answer in time") from None
         except (aiohttp.ClientError, OSError) as exc:
-            if upload_error:
-                raise upload_error[0] from None
             raise Reject(502, "upstream_unavailable", "OpenClaw cannot be reached") from exc
         flow.cleanups.append(_finisher(resp))
         transfer = {
@@ -145,27 +147,6 @@ class Forward:
             _download(resp, timeout),
             origin="upstream",
         )
-
-
-def _request_body(
-    request: Request, errors: list[BaseException]
-) -> bytes | AsyncIterator[bytes] | None:
-    """What to upload: nothing, the bytes a stage already read (aiohttp sends them with the
-    head in one write), or the body as it streams in."""
-    if request.body.length == 0:
-        return None
-    content = request.body.content
-    return content if content is not None else _upload(request, errors)
-
-
-async def _upload(request: Request, errors: list[BaseException]) -> AsyncIterator[bytes]:
-    """The request body; remembers why it stopped so a 413/408 is not reported as a 502."""
-    try:
-        async for chunk in request.body:
-            yield chunk
-    except BaseException as exc:
-        errors.append(exc)
-        raise
 
 
 async def _download(resp: aiohttp.ClientResponse, chunk_seconds: float) -> AsyncIterator[bytes]:

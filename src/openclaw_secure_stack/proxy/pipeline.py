@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from openclaw_secure_stack.audit.sink import AuditSink
 from openclaw_secure_stack.detect import load_classifier, load_detector
-from openclaw_secure_stack.proxy.audit import Audit
+from openclaw_secure_stack.proxy.audit import Audit, AuditGate, Intent
 from openclaw_secure_stack.proxy.auth import Auth
 from openclaw_secure_stack.proxy.flow import ClientGone, Flow, Reject, Response, Stage
 from openclaw_secure_stack.proxy.forward import Forward
@@ -23,8 +23,9 @@ log = logging.getLogger(__name__)
 
 
 def default_stages(settings: Settings, audit: AuditSink, upstream: Upstream) -> list[Stage]:
-    """The pipeline, in order. Request stages first; `Forward` turns the request into the
-    upstream's response; then response stages; `Audit` last so it sees the final outcome.
+    """The pipeline, in order. Request stages first; `Intent` makes the audit record durable
+    before `Forward` turns the request into the upstream's response; then response stages;
+    `Audit` last so it sees the final outcome.
     Loading the detection rules and the classifier fails closed: a bad rules file or model
     raises `RulesError` (`ClassifierError` is one)."""
     classifier = load_classifier(
@@ -35,20 +36,22 @@ def default_stages(settings: Settings, audit: AuditSink, upstream: Upstream) -> 
     detector = load_detector(
         settings.prompt_rules_path, settings.indirect_rules_path, classifier=classifier
     )
+    gate = AuditGate(audit)
     return [
         Auth.from_settings(settings),
-        Probes(upstream, audit),
+        Probes(upstream, gate),
         Sanitize(detector, thread_threshold=settings.detect_thread_threshold_bytes),
         Frames(detector, audit, upstream, thread_threshold=settings.detect_thread_threshold_bytes),
         BindSession(),
         # Governance (later issue) goes here.
+        Intent(gate),
         Forward(upstream),
         ScanResponse(
             detector,
             thread_threshold=settings.detect_thread_threshold_bytes,
             max_buffer=settings.response_scan_buffer_bytes,
         ),
-        Audit(audit),
+        Audit(gate),
     ]
 
 
@@ -56,7 +59,9 @@ async def run_stages(stages: Sequence[Stage], flow: Flow) -> None:
     """Run each stage in order. Once the flow is answered only `sees_answered` stages run.
 
     A stage that raises denies the request (the opposite of passing it on): `Reject` becomes its
-    own status, anything else a 500 naming the stage. The audit stage still sees the denial.
+    own status, anything else a 500 naming the stage. A request body that broke off (the client
+    left, or sent a malformed chunk: the server cannot tell them apart) is a 400. The audit
+    stage still sees the denial.
     """
     for stage in stages:
         if flow.response is not None and not stage.sees_answered:
@@ -68,7 +73,9 @@ async def run_stages(stages: Sequence[Stage], flow: Flow) -> None:
             flow.notes["denied"] = exc.code
             flow.notes.setdefault("denied_by", stage.name)
         except ClientGone:
-            raise
+            message = "the request body broke off before it was complete; nothing was forwarded"
+            flow.deny(400, "incomplete_body", message)
+            flow.notes.setdefault("denied_by", stage.name)
         except Exception as exc:
             log.exception("stage %s failed on request %s", stage.name, flow.request_id)
             flow.deny(500, "stage_failed", f"the {stage.name} stage failed; request blocked")

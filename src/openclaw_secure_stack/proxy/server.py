@@ -31,7 +31,11 @@ def check_settings(settings: Settings) -> None:
 
 
 def worker_app(settings: Settings) -> ProxyApp:
-    return build_app(settings, AuditLog.from_settings(settings))
+    """One worker's app. Its first record says it (re)started and from which head, so a restart
+    is never silent in the log."""
+    audit = AuditLog.from_settings(settings)
+    audit.resume("proxy")
+    return build_app(settings, audit)
 
 
 def serve(settings: Settings) -> None:

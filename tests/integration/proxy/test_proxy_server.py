@@ -178,7 +178,7 @@ def test_audit_log_records_each_request_and_verifies(proxy: str, data_dir: Path)
     mine = [
         (r["actor"], r["outcome"], r["details"]["status"])
         for r in records
-        if r["details"].get("path") == "/v1/audited"
+        if r["details"].get("path") == "/v1/audited" and r["event"] == "proxy.request"
     ]
     assert mine == [("ci", "allow", 200), (None, "deny", 403)]
     text = log_path.read_text()

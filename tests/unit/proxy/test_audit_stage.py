@@ -1,14 +1,16 @@
-"""Audit stage: one record per request before the reply leaves; failures block."""
+"""Intent and Audit stages: a durable intent before forwarding, one outcome record per request
+before the reply leaves; failures block, and a lost outcome closes the gate for good."""
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import AsyncIterator
 
 import pytest
 
 from openclaw_secure_stack.audit.sink import AuditEvent, CapturingSink
-from openclaw_secure_stack.proxy.audit import Audit
+from openclaw_secure_stack.proxy.audit import INTENT_NOTE, Audit, AuditGate, Intent
 from openclaw_secure_stack.proxy.flow import Headers, Reject, Response
 from openclaw_secure_stack.proxy.testing import make_flow
 
@@ -16,6 +18,19 @@ from openclaw_secure_stack.proxy.testing import make_flow
 class BrokenSink:
     def write(self, event: AuditEvent) -> None:
         raise OSError("disk full")
+
+
+class FailsAfter(CapturingSink):
+    """Records the first `count` events, then fails like a disk that filled up."""
+
+    def __init__(self, count: int) -> None:
+        super().__init__()
+        self.count = count
+
+    def write(self, event: AuditEvent) -> None:
+        if len(self.events) >= self.count:
+            raise OSError("disk full")
+        super().write(event)
 
 
 async def chunks(*parts: bytes, error: Exception | None = None) -> AsyncIterator[bytes]:
@@ -35,7 +50,7 @@ async def test_allowed_request_is_recorded_with_actor_and_status() -> None:
     flow = make_flow("/v1/models", method="GET")
     flow.actor = "alice"
     flow.response = upstream_response(chunks(b"x"))
-    await Audit(sink)(flow)
+    await Audit(AuditGate(sink))(flow)
     [event] = sink.events
     assert (event.event, event.outcome, event.actor, event.request_id) == (
         "proxy.request",
@@ -55,7 +70,7 @@ async def test_denial_is_recorded_with_its_code() -> None:
     sink = CapturingSink()
     flow = make_flow()
     flow.deny(401, "missing_token", "no token")
-    await Audit(sink)(flow)
+    await Audit(AuditGate(sink))(flow)
     [event] = sink.events
     assert (event.outcome, event.details["denied"], event.details["status"]) == (
         "deny",
@@ -69,7 +84,7 @@ async def test_records_never_hold_the_token() -> None:
     sink = CapturingSink()
     flow = make_flow(headers=[("authorization", "Bearer secret-token-value-123")])
     flow.deny(403, "invalid_token", "bad")
-    await Audit(sink)(flow)
+    await Audit(AuditGate(sink))(flow)
     assert "secret-token-value-123" not in repr(sink.events)
 
 
@@ -78,7 +93,7 @@ async def test_unrecordable_request_is_blocked_with_503() -> None:
     flow = make_flow()
     flow.response = upstream_response(chunks(b"x"))
     with pytest.raises(Reject) as caught:
-        await Audit(BrokenSink())(flow)
+        await Audit(AuditGate(BrokenSink()))(flow)
     assert (caught.value.status, caught.value.code) == (503, "audit_unavailable")
 
 
@@ -87,7 +102,7 @@ async def test_clean_stream_adds_no_second_record() -> None:
     sink = CapturingSink()
     flow = make_flow()
     flow.response = upstream_response(chunks(b"a", b"b"))
-    await Audit(sink)(flow)
+    await Audit(AuditGate(sink))(flow)
     assert [c async for c in flow.response.body] == [b"a", b"b"]
     assert [e.event for e in sink.events] == ["proxy.request"]
 
@@ -97,7 +112,7 @@ async def test_broken_stream_is_recorded() -> None:
     sink = CapturingSink()
     flow = make_flow()
     flow.response = upstream_response(chunks(b"abc", error=Reject(502, "upstream_broken", "gone")))
-    await Audit(sink)(flow)
+    await Audit(AuditGate(sink))(flow)
     with pytest.raises(Reject):
         [c async for c in flow.response.body]
     [end] = sink.named("proxy.stream")
@@ -118,7 +133,7 @@ async def test_findings_added_while_streaming_are_recorded() -> None:
         flow.findings.append({"rule": "IND-001", "severity": "high"})
 
     flow.response = upstream_response(flagging())
-    await Audit(sink)(flow)
+    await Audit(AuditGate(sink))(flow)
     [c async for c in flow.response.body]
     [end] = sink.named("proxy.stream")
     assert end.outcome == "flagged"
@@ -139,7 +154,7 @@ async def test_findings_survive_a_client_that_leaves(how: str) -> None:
         yield b"never"
 
     flow.response = upstream_response(flagged_then_more())
-    await Audit(sink)(flow)
+    await Audit(AuditGate(sink))(flow)
     body = aiter(flow.response.body)
     assert await anext(body) == b"injected event"
     if how == "closed":
@@ -154,3 +169,103 @@ async def test_findings_survive_a_client_that_leaves(how: str) -> None:
     [end] = sink.named("proxy.stream")
     assert end.outcome == "error"
     assert end.details["findings"] == [{"rule": "OSS-IND-001", "severity": "high"}]
+
+
+@pytest.mark.parametrize(
+    "chunks_in",
+    [[], [b'{"messages":[]}'], [b'{"mess', b'ages"', b":[]}"]],
+    ids=["no-body", "one-chunk", "three-chunks"],
+)
+async def test_intent_is_durable_and_describes_the_body_without_its_text(chunks_in) -> None:
+    """The intent record (durable) has method, path, client, body size and digest, never the
+    text; the body is then whole in memory with its length known."""
+    sink = CapturingSink()
+    chunked = len(chunks_in) > 1
+    flow = make_flow(body=chunks_in, length=None if chunked else len(b"".join(chunks_in)))
+    flow.actor = "alice"
+    await Intent(AuditGate(sink))(flow)
+    body = b"".join(chunks_in)
+    [event] = sink.events
+    assert (event.event, event.outcome, event.actor, event.request_id, event.durable) == (
+        "proxy.intent",
+        "pending",
+        "alice",
+        "test-request-id",
+        True,
+    )
+    assert event.details == {
+        "method": "POST",
+        "path": "/v1/chat/completions",
+        "client": "127.0.0.1",
+        "body_bytes": len(body),
+        "body_sha256": hashlib.sha256(body).hexdigest(),
+    }
+    assert (flow.request.body.content, flow.request.body.length) == (body, len(body))
+    assert flow.notes[INTENT_NOTE] == "recorded"
+    if body:
+        assert b"messages" not in repr(event).encode()
+
+
+async def test_unrecordable_intent_is_503_and_not_marked() -> None:
+    """A sink that cannot record the intent: 503 audit_unavailable; Forward would refuse."""
+    flow = make_flow(body=[b"{}"])
+    with pytest.raises(Reject) as caught:
+        await Intent(AuditGate(BrokenSink()))(flow)
+    assert (caught.value.status, caught.value.code) == (503, "audit_unavailable")
+    assert INTENT_NOTE not in flow.notes
+
+
+async def test_oversized_chunked_body_is_answered_before_any_intent() -> None:
+    """A chunked body past the limit ends in the intent stage (413): no intent is recorded,
+    so there is nothing the forwarder would send."""
+    sink = CapturingSink()
+    flow = make_flow(body=[b"x" * 3000, b"x" * 3000], length=None, limit=4096)
+    with pytest.raises(Reject) as caught:
+        await Intent(AuditGate(sink))(flow)
+    assert (caught.value.status, caught.value.code) == (413, "body_too_large")
+    assert (sink.events, INTENT_NOTE in flow.notes) == ([], False)
+
+
+async def test_lost_outcome_after_forwarding_closes_the_gate() -> None:
+    """An outcome record that fails after the intent (OpenClaw may have acted) closes the
+    gate: every later request is refused (503) before its body is read, and /ready fails."""
+    sink = FailsAfter(1)
+    gate = AuditGate(sink)
+    flow = make_flow(body=[b"{}"])
+    await Intent(gate)(flow)
+    flow.response = upstream_response(chunks(b"x"))
+    with pytest.raises(Reject):
+        await Audit(gate)(flow)
+    assert gate.lost == "the outcome of request test-request-id could not be recorded"
+    later = make_flow(body=[b"{}"])
+    with pytest.raises(Reject) as caught:
+        await Intent(gate)(later)
+    assert (caught.value.status, caught.value.code) == (503, "audit_unavailable")
+    assert later.request.body.content is None  # refused before reading anything
+    with pytest.raises(RuntimeError, match="restart the proxy"):
+        gate.check()
+    assert [e.event for e in sink.events] == ["proxy.intent"]
+
+
+async def test_lost_record_of_a_denied_request_leaves_the_gate_open() -> None:
+    """A denial that never reached the forwarder cannot have acted: 503, the gate stays open."""
+    gate = AuditGate(BrokenSink())
+    flow = make_flow()
+    flow.deny(401, "missing_token", "no token")
+    with pytest.raises(Reject):
+        await Audit(gate)(flow)
+    assert gate.lost is None
+
+
+async def test_lost_stream_record_closes_the_gate() -> None:
+    """A proxy.stream record that cannot be written closes the gate for later requests."""
+    sink = FailsAfter(2)
+    gate = AuditGate(sink)
+    flow = make_flow()
+    await Intent(gate)(flow)
+    flow.response = upstream_response(chunks(b"abc", error=Reject(502, "upstream_broken", "x")))
+    await Audit(gate)(flow)
+    with pytest.raises(Reject):
+        [c async for c in flow.response.body]
+    assert gate.lost is not None
+    assert [e.event for e in sink.events] == ["proxy.intent", "proxy.request"]

@@ -8,7 +8,9 @@ import json
 
 import pytest
 
-from openclaw_secure_stack.proxy.flow import Headers, Reject
+from openclaw_secure_stack.audit.sink import CapturingSink
+from openclaw_secure_stack.proxy.audit import AuditGate, Intent
+from openclaw_secure_stack.proxy.flow import Flow, Headers, Reject
 from openclaw_secure_stack.proxy.forward import Forward, response_headers, upstream_headers
 from openclaw_secure_stack.proxy.testing import (
     TEST_GATEWAY_TOKEN,
@@ -51,6 +53,12 @@ CLIENT_HEADERS = [
     ("x-openclaw-message-to", "+15550100"),
     ("origin", "http://127.0.0.1:8080"),
 ]
+
+
+async def intended(flow: Flow) -> Flow:
+    """The flow as the intent stage leaves it: body read whole, intent recorded."""
+    await Intent(AuditGate(CapturingSink()))(flow)
+    return flow
 
 
 def test_upstream_headers_pass_client_headers_by_allowlist_only() -> None:
@@ -110,7 +118,7 @@ async def test_forwards_exact_path_query_and_body(
     client = Upstream(settings)
     flow = make_flow("/v1/caf%C3%A9/x:y", headers=CLIENT_HEADERS, body=[b'{"a":', b"1}"])
     flow.request.query = "q=%2F..&b=1"
-    await Forward(client)(flow)
+    await Forward(client)(await intended(flow))
     assert flow.response is not None and flow.response.origin == "upstream"
     reply = json.loads(b"".join([c async for c in flow.response.body]))
     for cleanup in flow.cleanups:
@@ -132,7 +140,7 @@ async def test_replaced_body_is_forwarded_with_its_length(
     flow = make_flow(body=[b"original body"])
     await flow.request.body.read()
     flow.request.body.replace(b"clean")
-    await Forward(client)(flow)
+    await Forward(client)(await intended(flow))
     for cleanup in flow.cleanups:
         await cleanup()
     await client.close()
@@ -144,23 +152,25 @@ async def test_upstream_down_is_502(settings: Settings) -> None:
     """A refused connection is 502 upstream_unavailable."""
     client = Upstream(settings.model_copy(update={"upstream_url": "http://127.0.0.1:9"}))
     with pytest.raises(Reject) as caught:
-        await Forward(client)(make_flow(method="GET"))
+        await Forward(client)(await intended(make_flow(method="GET")))
     await client.close()
     assert (caught.value.status, caught.value.code) == (502, "upstream_unavailable")
 
 
-async def test_oversized_chunked_body_is_413_not_502(
-    settings: Settings, upstream: RecordingUpstream
+@pytest.mark.parametrize("read", [False, True], ids=["nothing-read", "body-read"])
+async def test_without_a_recorded_intent_nothing_is_sent(
+    settings: Settings, upstream: RecordingUpstream, read: bool
 ) -> None:
-    """A chunked body that passes the limit mid-upload is reported as 413, and OpenClaw never
-    receives a complete request."""
+    """Forward refuses (fails closed) a flow whose intent was not recorded, even with the body
+    read: a mis-ordered pipeline cannot send anything upstream unaudited."""
     client = Upstream(settings)
-    flow = make_flow(body=[b"x" * 3000, b"x" * 3000], length=None, limit=4096)
-    with pytest.raises(Reject) as caught:
+    flow = make_flow(body=[b'{"a":1}'])
+    if read:
+        await flow.request.body.read()
+    with pytest.raises(RuntimeError, match="intent stage"):
         await Forward(client)(flow)
     await client.close()
-    assert (caught.value.status, caught.value.code) == (413, "body_too_large")
-    assert not any(r.complete for r in upstream.requests)
+    assert upstream.requests == []
 
 
 async def test_streamed_reply_arrives_chunk_by_chunk(settings: Settings) -> None:
@@ -168,7 +178,7 @@ async def test_streamed_reply_arrives_chunk_by_chunk(settings: Settings) -> None
     client = Upstream(settings)
     flow = make_flow("/sse", method="GET")
     flow.request.query = "n=3&gap=0.05"
-    await Forward(client)(flow)
+    await Forward(client)(await intended(flow))
     assert flow.response is not None
     chunks = [c async for c in flow.response.body]
     for cleanup in flow.cleanups:
@@ -184,7 +194,7 @@ async def test_upstream_slower_than_read_timeout_is_504(settings: Settings) -> N
     flow = make_flow("/slow", method="GET")
     flow.request.query = "delay=2"
     with pytest.raises(Reject) as caught:
-        await Forward(client)(flow)
+        await Forward(client)(await intended(flow))
     await client.close()
     assert (caught.value.status, caught.value.code) == (504, "upstream_timeout")
 
@@ -194,7 +204,7 @@ async def test_stream_silent_longer_than_stream_read_timeout_is_cut(settings: Se
     client = Upstream(settings.model_copy(update={"stream_read_timeout": 0.3}))
     flow = make_flow("/hold", method="GET")
     flow.request.query = "n=1"
-    await Forward(client)(flow)
+    await Forward(client)(await intended(flow))
     assert flow.response is not None
     received = []
     with pytest.raises(Reject) as caught:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from openclaw_secure_stack.audit.sink import CapturingSink
-from openclaw_secure_stack.proxy.flow import Flow, Reject, Response
+from openclaw_secure_stack.proxy.flow import ClientGone, Flow, Reject, Response
 from openclaw_secure_stack.proxy.pipeline import default_stages, run_stages
 from openclaw_secure_stack.proxy.testing import TEST_CLIENT_TOKENS, TEST_GATEWAY_TOKEN, make_flow
 from openclaw_secure_stack.proxy.upstream import Upstream
@@ -36,8 +36,8 @@ class Final(Record):
 
 
 def test_default_stages_are_in_pipeline_order() -> None:
-    """auth, probes, sanitize, frames, session, forward, scan_response, audit: request stages, the
-    forwarder, response stages, audit last."""
+    """auth, probes, sanitize, frames, session, intent, forward, scan_response, audit: request
+    stages, the durable intent record right before the forwarder, response stages, audit last."""
     settings = Settings(
         _env_file=None,
         openclaw_gateway_token=TEST_GATEWAY_TOKEN,
@@ -50,6 +50,7 @@ def test_default_stages_are_in_pipeline_order() -> None:
         "sanitize",
         "frames",
         "session",
+        "intent",
         "forward",
         "scan_response",
         "audit",
@@ -100,3 +101,13 @@ async def test_an_answered_stage_that_raises_replaces_the_answer() -> None:
     )
     assert flow.response is not None and flow.response.status == 500
     assert flow.notes["ran"] == ["a", "scan", "audit"]
+
+
+async def test_broken_off_body_is_a_400_denial_the_audit_stage_sees() -> None:
+    """A body that broke off (client gone or malformed chunk) ends the request stages with
+    400 incomplete_body: the forwarder is skipped, the audit stage records it."""
+    flow = make_flow()
+    await run_stages([Record("read", error=ClientGone()), Record("forward"), Final("audit")], flow)
+    assert flow.notes["ran"] == ["read", "audit"]
+    assert flow.response is not None and flow.response.status == 400
+    assert (flow.notes["denied"], flow.notes["denied_by"]) == ("incomplete_body", "record")
