@@ -14,7 +14,7 @@ import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -89,10 +89,13 @@ class RecordingUpstream:
     event then waits, recording in `disconnects` when the proxy closes the connection; `/ws`
     echoes WebSocket messages (recorded in `ws_messages`); `/slow?delay=S` answers after S
     seconds; `/reply` answers what its JSON body scripts (see `scripted_reply`); anything else
-    echoes a JSON summary.
+    echoes a JSON summary. `on_request`, if set, is called with each request's head as it
+    arrives (in the upstream's thread), e.g. to look at the audit log at the moment OpenClaw
+    would act.
     """
 
     requests: list[Received] = field(default_factory=list)
+    on_request: Callable[[Received], None] | None = None
     disconnects: list[str] = field(default_factory=list)
     ws_messages: list[str | bytes] = field(default_factory=list)
     ready: bool = True
@@ -116,6 +119,8 @@ class RecordingUpstream:
         )
         if request.raw_path != "/readyz":
             self.requests.append(received)
+            if self.on_request is not None:
+                self.on_request(received)
         received.body = await request.read()
         received.complete = True
         if request.path == "/readyz":
