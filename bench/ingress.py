@@ -8,6 +8,7 @@ See bench/README.md for how to read the output.
 
     uv run python bench/ingress.py            # full run, about 5 minutes
     uv run python bench/ingress.py --quick    # smoke run, about 30 seconds
+    uv run python bench/ingress.py --against main   # plus the proxy at a git revision
 """
 
 from __future__ import annotations
@@ -222,6 +223,23 @@ def source_revision() -> str:
     return commit + ("+uncommitted" if git("status", "--porcelain", "src") else "")
 
 
+def extract_revision(revision: str, directory: Path) -> tuple[str, Path]:
+    """`src/` of a git revision under `directory`; returns its short name and that `src`."""
+    commit = subprocess.run(
+        ["git", "-C", str(REPO_DIR), "rev-parse", "--short", revision],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if commit.returncode != 0:
+        raise BenchError(f"--against {revision}: not a git revision")
+    archive = subprocess.run(
+        ["git", "-C", str(REPO_DIR), "archive", revision, "src"], capture_output=True, check=True
+    )
+    subprocess.run(["tar", "-x", "-C", str(directory)], input=archive.stdout, check=True)
+    return commit.stdout.strip(), directory / "src"
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -401,9 +419,15 @@ def repository_paths() -> dict[str, str]:
 
 
 def start_proxy(
-    processes: Processes, name: str, port: int, upstream_port: int, workers: int
+    processes: Processes,
+    name: str,
+    port: int,
+    upstream_port: int,
+    workers: int,
+    source: Path | None = None,
 ) -> Path:
-    """`openclaw-secure-stack serve` with real settings; returns its audit directory."""
+    """`openclaw-secure-stack serve` with real settings; returns its audit directory.
+    `source`: a `src` directory whose package is imported instead of this checkout's."""
     root = processes.workdir / name
     root.mkdir()
     audit_dir = root / "audit"
@@ -420,6 +444,8 @@ def start_proxy(
         "AUDIT_KEY": AUDIT_KEY,
         "DATA_DIR": str(root / "data"),
     }
+    if source is not None:
+        env["PYTHONPATH"] = str(source)  # ahead of the editable install of this checkout
     cli = Path(sys.executable).with_name("openclaw-secure-stack")
     # The temporary cwd keeps the repository's .env out of the measured configuration.
     ready_url = f"http://127.0.0.1:{port}/health"
@@ -690,7 +716,7 @@ def requests_answered(result: HttpResult | None, plan: Plan) -> int:
 # --- orchestration --------------------------------------------------------------------------
 
 
-def run(plan: Plan, with_proxy: bool) -> dict[str, Any]:
+def run(plan: Plan, with_proxy: bool, against: str | None = None) -> dict[str, Any]:
     tools = find_tools()
     started_at = datetime.now(UTC)
     load_before = os.getloadavg()[0]
@@ -732,6 +758,15 @@ def run(plan: Plan, with_proxy: bool) -> dict[str, Any]:
                 for workers in plan.proxy_workers:
                     name, port = f"proxy-w{workers}", free_port()
                     audit_dirs[name] = start_proxy(processes, name, port, ports["nginx"], workers)
+                    url = f"http://127.0.0.1:{port}{REQUEST_PATH}"
+                    http_targets.append(Target(name, url, url, processes.pid(name)))
+                if against is not None:
+                    (workdir / "against").mkdir()
+                    commit, source = extract_revision(against, workdir / "against")
+                    name, port = f"proxy-w1@{commit}", free_port()
+                    audit_dirs[name] = start_proxy(
+                        processes, name, port, ports["nginx"], 1, source=source
+                    )
                     url = f"http://127.0.0.1:{port}{REQUEST_PATH}"
                     http_targets.append(Target(name, url, url, processes.pid(name)))
                 sse_port = free_port()
@@ -796,10 +831,15 @@ def main() -> int:
     parser.add_argument(
         "--no-proxy", action="store_true", help="measure only direct and Caddy (checks the harness)"
     )
+    parser.add_argument(
+        "--against",
+        metavar="REV",
+        help="also measure the proxy (1 worker) at this git revision, interleaved with the rest",
+    )
     args = parser.parse_args()
     plan = QUICK if args.quick else FULL
     try:
-        report = run(plan, with_proxy=not args.no_proxy)
+        report = run(plan, with_proxy=not args.no_proxy, against=args.against)
     except BenchError as exc:
         print(f"bench: {exc}", file=sys.stderr)
         return 2

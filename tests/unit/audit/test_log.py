@@ -302,3 +302,31 @@ def test_canonical_json_is_rfc8785(value):
             canonical_json(value)
         return
     assert canonical_json(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("fsync", "durable", "synced"),
+    [(True, True, 1), (True, False, 0), (False, True, 0)],
+    ids=["durable-synced", "plain-not-synced", "fsync-off"],
+)
+def test_durable_events_are_synced_to_the_log_file(tmp_path, monkeypatch, fsync, durable, synced):
+    """With fsync on, a durable event is fdatasync'ed (on the log file itself) before write
+    returns; other events and fsync off cost no sync."""
+    path = tmp_path / "audit.jsonl"
+    calls: list[int] = []
+    monkeypatch.setattr(os, "fdatasync", lambda fd: calls.append(os.fstat(fd).st_ino))
+    log = AuditLog(path, TEST_KEY, UNLIMITED, fsync=fsync)
+    log.write(AuditEvent("proxy.intent", "pending", durable=durable))
+    assert calls == [path.stat().st_ino] * synced
+
+
+def test_failed_sync_raises(tmp_path, monkeypatch):
+    """A durable event whose sync fails raises AuditLogError (the caller must not act on it)."""
+
+    def broken(fd: int) -> None:
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(os, "fdatasync", broken)
+    log = AuditLog(tmp_path / "audit.jsonl", TEST_KEY, UNLIMITED, fsync=True)
+    with pytest.raises(AuditLogError, match="cannot sync: Input/output error"):
+        log.write(AuditEvent("proxy.intent", "pending", durable=True))
