@@ -12,10 +12,11 @@ another writer has appended (size changed) or rotated (inode changed) since.
 
 A record is acknowledged only after one `write()` of the whole line to an `O_APPEND` descriptor
 has returned (no user-space buffer: there is nothing to flush), so a writer killed right after
-`write` returns has lost nothing: the data is in the kernel's page cache. A `durable` event
-(the proxy's intent record, written before anything is forwarded) is also `fdatasync`ed before
-`write` returns when `fsync` is on (`AUDIT_FSYNC`, the default), so it survives a power loss or
-kernel crash too; the sync runs after the lock is released, so other writers do not wait for it.
+`write` returns has lost nothing: the data is in the kernel's page cache. `sync()` makes what
+was written survive a power loss or kernel crash too (`fdatasync`, when `fsync` is on:
+`AUDIT_FSYNC`, the default); the proxy calls it for its intent records, from a worker thread,
+one sync shared by every request waiting for it (`proxy/audit.py`). A file is synced before it
+is rotated away, so a sync of the live file covers every record written before it.
 
 After each append the chain head is sealed in the anchor file (`anchor.py`) under the same lock.
 A writer re-reading the head compares the log with the anchor: when the log ends before the
@@ -207,17 +208,30 @@ class AuditLog:
 
     def write(self, event: AuditEvent) -> None:
         """Seal `event` into the chain, append it and anchor it; raise `AuditLogError` if that
-        fails. A `durable` event is on disk when this returns (with `fsync` on)."""
+        fails."""
         fields = _canonical_fields(event)  # the costly part, done before taking the lock
         with self._thread_lock:
             self._lock_file()
             try:
                 self._seal_and_append(fields)
-                synced = os.dup(self._fd) if self._fsync and event.durable else -1
             finally:
                 fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
-        if synced >= 0:
-            self._sync(synced)
+
+    def sync(self) -> None:
+        """With `fsync` on, put every record this writer wrote so far on disk (blocking: call
+        it from a worker thread); raise `AuditLogError` if that fails."""
+        if not self._fsync:
+            return
+        with self._thread_lock:
+            if self._fd < 0:
+                return
+            fd = os.dup(self._fd)  # the file our records went to, even if rotated meanwhile
+        try:
+            os.fdatasync(fd)
+        except OSError as exc:
+            raise AuditLogError(f"audit log {self.path}: cannot sync: {exc.strerror}") from exc
+        finally:
+            os.close(fd)
 
     def resume(
         self,
@@ -255,14 +269,6 @@ class AuditLog:
                 f"audit anchor {self.anchor_path}: {exc.strerror or exc}; the record was "
                 "appended but not anchored"
             ) from exc
-
-    def _sync(self, fd: int) -> None:
-        try:
-            os.fdatasync(fd)
-        except OSError as exc:
-            raise AuditLogError(f"audit log {self.path}: cannot sync: {exc.strerror}") from exc
-        finally:
-            os.close(fd)
 
     def check(self) -> None:
         """Raise `AuditLogError` unless the next `write` can lock, read the head and append."""
@@ -411,6 +417,8 @@ class AuditLog:
         if target.exists():
             raise AuditLogError(f"cannot rotate {self.path}: {target} already exists")
         try:
+            if self._fsync and self._fd >= 0:
+                os.fdatasync(self._fd)  # a later sync() reaches only the new file
             self.path.rename(target)
             self._open_log()
         except OSError as exc:

@@ -11,9 +11,7 @@ from typing import Protocol
 class AuditEvent:
     """What happened, before the log gives it a place in the chain (seq, ts, prev, mac).
 
-    `details` must never hold a secret: hash or redact before building the event. `durable`
-    asks the log to have the record on disk before `write` returns (an intent record: something
-    is about to act on it); it is not part of the record.
+    `details` must never hold a secret: hash or redact before building the event.
     """
 
     event: str
@@ -21,7 +19,6 @@ class AuditEvent:
     actor: str | None = None
     request_id: str | None = None
     details: Mapping[str, object] = field(default_factory=dict)
-    durable: bool = False
 
 
 class AuditSink(Protocol):
@@ -30,13 +27,18 @@ class AuditSink(Protocol):
 
 
 class CapturingSink:
-    """Keeps events in memory so tests can assert that a record was written."""
+    """Keeps events in memory so tests can assert that a record was written (and synced:
+    `synced` holds how many events there were at each `sync`)."""
 
     def __init__(self) -> None:
         self.events: list[AuditEvent] = []
+        self.synced: list[int] = []
 
     def write(self, event: AuditEvent) -> None:
         self.events.append(event)
+
+    def sync(self) -> None:
+        self.synced.append(len(self.events))
 
     def named(self, name: str) -> list[AuditEvent]:
         return [e for e in self.events if e.event == name]

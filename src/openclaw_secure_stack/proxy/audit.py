@@ -3,8 +3,9 @@ request ends in an outcome record, or the proxy stops taking traffic.
 
 - `Intent` (just before `Forward`): reads the whole body (capped by MAX_BODY_BYTES, so a client
   that leaves or stalls mid-body, or sends a bad chunk, is answered and audited with nothing
-  sent upstream), then writes a durable `proxy.intent` record: method, path, client, body size
-  and SHA-256, never the text. A log that cannot record: 503, nothing forwarded.
+  sent upstream), then writes a `proxy.intent` record (method, path, client, body size and
+  SHA-256, never the text) and waits until it is on disk. A log that cannot record: 503,
+  nothing forwarded.
 - `Audit` (last): one `proxy.request` record per request (the outcome), written before the
   reply's first byte leaves, so a log that cannot record blocks the reply (503). A second
   `proxy.stream` record follows only when something happens while the reply streams: the
@@ -17,10 +18,11 @@ rather than run unaudited.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import time
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator, Callable
 from typing import ClassVar
 
 from openclaw_secure_stack.audit.sink import AuditEvent, AuditSink
@@ -33,14 +35,47 @@ INTENT_NOTE = "intent"
 
 
 class AuditGate:
-    """The audit sink shared by `Intent` and `Audit`, closed for good once an outcome is lost."""
+    """The audit sink shared by `Intent` and `Audit`, closed for good once an outcome is lost.
+
+    `write_durable` syncs through the sink's `sync()` (if it has one) in a worker thread, so the
+    event loop keeps serving while the disk flushes, and as a group commit: requests that
+    arrive while a sync runs share the next one (a sync covers every record written before it
+    starts). Measured with fdatasync inline on the loop instead, saturated throughput fell to a
+    fraction: every request waited for every other request's flush.
+    """
 
     def __init__(self, sink: AuditSink) -> None:
         self.sink = sink
         self.lost: str | None = None  # why the gate closed
+        self._sync: Callable[[], None] | None = getattr(sink, "sync", None)
+        self._next: asyncio.Future[None] | None = None  # the sync that has not started yet
+        self._runner: asyncio.Task[None] | None = None
 
     def write(self, event: AuditEvent) -> None:
         self.sink.write(event)
+
+    async def write_durable(self, event: AuditEvent) -> None:
+        """Write `event` and return once it is on disk; raise if either fails."""
+        self.sink.write(event)
+        if self._sync is None:
+            return
+        loop = asyncio.get_running_loop()
+        if self._next is None:
+            self._next = loop.create_future()
+        if self._runner is None or self._runner.done():
+            self._runner = loop.create_task(self._run_syncs(self._sync))
+        await asyncio.shield(self._next)  # a client leaving must not cancel the others' sync
+
+    async def _run_syncs(self, sync: Callable[[], None]) -> None:
+        while self._next is not None:
+            batch, self._next = self._next, None
+            try:
+                await asyncio.to_thread(sync)
+            except Exception as exc:
+                batch.set_exception(exc)
+                batch.exception()  # retrieved here too, in case every waiter left
+            else:
+                batch.set_result(None)
 
     def close(self, request_id: str) -> None:
         log.critical(
@@ -79,11 +114,9 @@ class Intent:
         }
         if flow.request.websocket:
             details["websocket"] = True
-        event = AuditEvent(
-            "proxy.intent", "pending", flow.actor, flow.request_id, details, durable=True
-        )
+        event = AuditEvent("proxy.intent", "pending", flow.actor, flow.request_id, details)
         try:
-            self._gate.write(event)
+            await self._gate.write_durable(event)
         except Exception as exc:
             log.exception("audit log cannot record the intent of request %s", flow.request_id)
             raise Reject(

@@ -304,29 +304,42 @@ def test_canonical_json_is_rfc8785(value):
     assert canonical_json(value) == expected
 
 
-@pytest.mark.parametrize(
-    ("fsync", "durable", "synced"),
-    [(True, True, 1), (True, False, 0), (False, True, 0)],
-    ids=["durable-synced", "plain-not-synced", "fsync-off"],
-)
-def test_durable_events_are_synced_to_the_log_file(tmp_path, monkeypatch, fsync, durable, synced):
-    """With fsync on, a durable event is fdatasync'ed (on the log file itself) before write
-    returns; other events and fsync off cost no sync."""
+@pytest.mark.parametrize("fsync", [True, False], ids=["fsync-on", "fsync-off"])
+def test_sync_flushes_the_log_file_only_with_fsync_on(tmp_path, monkeypatch, fsync):
+    """sync() fdatasyncs the file the records went to (fsync on), or costs nothing (off);
+    write() itself never syncs."""
     path = tmp_path / "audit.jsonl"
     calls: list[int] = []
     monkeypatch.setattr(os, "fdatasync", lambda fd: calls.append(os.fstat(fd).st_ino))
     log = AuditLog(path, TEST_KEY, UNLIMITED, fsync=fsync)
-    log.write(AuditEvent("proxy.intent", "pending", durable=durable))
-    assert calls == [path.stat().st_ino] * synced
+    log.write(event())
+    assert calls == []
+    log.sync()
+    assert calls == ([path.stat().st_ino] if fsync else [])
+
+
+def test_rotation_syncs_the_file_it_rotates_away(tmp_path, monkeypatch):
+    """With fsync on, a file is synced before rotation, so a sync of the new live file covers
+    every record written before it."""
+    path = tmp_path / "audit.jsonl"
+    calls: list[int] = []
+    monkeypatch.setattr(os, "fdatasync", lambda fd: calls.append(os.fstat(fd).st_ino))
+    log = AuditLog(path, TEST_KEY, 1024, fsync=True)
+    log.write(event(0))
+    first = path.stat().st_ino
+    while len(chain_paths(path)) < 2:
+        log.write(event(1))
+    assert calls == [first]
 
 
 def test_failed_sync_raises(tmp_path, monkeypatch):
-    """A durable event whose sync fails raises AuditLogError (the caller must not act on it)."""
+    """A sync that fails raises AuditLogError (the caller must not act on the record)."""
 
     def broken(fd: int) -> None:
         raise OSError(5, "Input/output error")
 
     monkeypatch.setattr(os, "fdatasync", broken)
     log = AuditLog(tmp_path / "audit.jsonl", TEST_KEY, UNLIMITED, fsync=True)
+    log.write(event())
     with pytest.raises(AuditLogError, match="cannot sync: Input/output error"):
-        log.write(AuditEvent("proxy.intent", "pending", durable=True))
+        log.sync()

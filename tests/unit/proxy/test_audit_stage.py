@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import time
 from collections.abc import AsyncIterator
 
 import pytest
@@ -177,8 +178,8 @@ async def test_findings_survive_a_client_that_leaves(how: str) -> None:
     ids=["no-body", "one-chunk", "three-chunks"],
 )
 async def test_intent_is_durable_and_describes_the_body_without_its_text(chunks_in) -> None:
-    """The intent record (durable) has method, path, client, body size and digest, never the
-    text; the body is then whole in memory with its length known."""
+    """The intent record (synced before the stage returns) has method, path, client, body size
+    and digest, never the text; the body is then whole in memory with its length known."""
     sink = CapturingSink()
     chunked = len(chunks_in) > 1
     flow = make_flow(body=chunks_in, length=None if chunked else len(b"".join(chunks_in)))
@@ -186,13 +187,13 @@ async def test_intent_is_durable_and_describes_the_body_without_its_text(chunks_
     await Intent(AuditGate(sink))(flow)
     body = b"".join(chunks_in)
     [event] = sink.events
-    assert (event.event, event.outcome, event.actor, event.request_id, event.durable) == (
+    assert (event.event, event.outcome, event.actor, event.request_id) == (
         "proxy.intent",
         "pending",
         "alice",
         "test-request-id",
-        True,
     )
+    assert sink.synced == [1]  # on disk before the stage returned
     assert event.details == {
         "method": "POST",
         "path": "/v1/chat/completions",
@@ -269,3 +270,39 @@ async def test_lost_stream_record_closes_the_gate() -> None:
         [c async for c in flow.response.body]
     assert gate.lost is not None
     assert [e.event for e in sink.events] == ["proxy.intent", "proxy.request"]
+
+
+class SlowSyncSink(CapturingSink):
+    """Counts syncs; each takes a moment, as a disk flush does."""
+
+    def sync(self) -> None:
+        time.sleep(0.05)
+        super().sync()
+
+
+async def test_concurrent_intents_share_syncs_and_each_waits_for_one() -> None:
+    """20 requests at once: each returns only after a sync that began after its write, and
+    they share a few syncs (group commit) instead of one each."""
+    sink = SlowSyncSink()
+    gate = AuditGate(sink)
+    flows = [make_flow(body=[b"{}"]) for _ in range(20)]
+    await asyncio.gather(*(Intent(gate)(flow) for flow in flows))
+    assert len(sink.events) == 20
+    assert sink.synced[-1] == 20  # the last sync covers every record
+    assert len(sink.synced) <= 3
+
+
+async def test_failed_sync_is_503_for_every_waiting_request() -> None:
+    """A sync that fails: every request waiting on it is refused, nothing marked forwardable."""
+
+    class FailingSync(CapturingSink):
+        def sync(self) -> None:
+            raise OSError("I/O error")
+
+    gate = AuditGate(FailingSync())
+    flows = [make_flow(body=[b"{}"]) for _ in range(3)]
+    results = await asyncio.gather(*(Intent(gate)(f) for f in flows), return_exceptions=True)
+    assert [(type(r), getattr(r, "code", None)) for r in results] == [
+        (Reject, "audit_unavailable")
+    ] * 3
+    assert not any(INTENT_NOTE in flow.notes for flow in flows)
