@@ -107,7 +107,7 @@ def verify(
     if output is OutputFormat.json:
         sys.stdout.write(json.dumps(result.as_json()) + "\n")
     else:
-        _print_verification(result)
+        _print_verification(result, no_anchor=no_anchor)
     if not result.intact or (strict and result.partial):
         raise typer.Exit(EXIT_BROKEN)
 
@@ -200,7 +200,7 @@ def _usage_error(message: str, output: OutputFormat) -> NoReturn:
     raise typer.Exit(EXIT_USAGE)
 
 
-def _print_verification(result: Verification) -> None:
+def _print_verification(result: Verification, *, no_anchor: bool) -> None:
     console = Console(highlight=False, soft_wrap=True)
     for partial in result.partial:
         console.print(
@@ -215,7 +215,9 @@ def _print_verification(result: Verification) -> None:
         console.print(
             Text(
                 f"OK audit chain intact: {result.records} records in {len(result.files)} "
-                f"file(s), seq {result.first_seq}..{result.last_seq}, {span}",
+                f"file(s), seq {result.first_seq}..{result.last_seq}, {span}"
+                + ("" if result.anchor_seq is None else f", anchored at seq {result.anchor_seq}")
+                + (" (not compared with the anchor)" if no_anchor else ""),
                 style="green",
             )
         )

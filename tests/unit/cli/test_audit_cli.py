@@ -28,6 +28,23 @@ def log_path(tmp_path: Path) -> Path:
     return path
 
 
+def test_verify_names_the_anchored_seq_or_says_it_was_not_compared(log_path):
+    """The OK line says which seq the anchor sealed, or that --no-anchor skipped it."""
+    anchored = run_cli(["audit", "verify"], log_path=log_path).stdout.strip()
+    assert anchored.endswith(", anchored at seq 5")
+    unanchored = run_cli(["audit", "verify", "--no-anchor"], log_path=log_path).stdout.strip()
+    assert unanchored.endswith(" (not compared with the anchor)")
+
+
+def test_anchor_without_key_is_a_usage_error(log_path):
+    """`audit anchor` without AUDIT_KEY: exit 2 naming the setting; the log is untouched."""
+    before = log_path.read_bytes()
+    result = run_cli(["audit", "anchor"], log_path=log_path, key=None)
+    assert result.exit_code == 2
+    assert "AUDIT_KEY: not set" in result.stderr
+    assert log_path.read_bytes() == before
+
+
 def test_verify_without_key_is_a_usage_error(log_path):
     """No AUDIT_KEY: exit 2 and a message naming the setting."""
     result = run_cli(["audit", "verify"], log_path=log_path, key=None)
