@@ -58,10 +58,17 @@ def _cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def fresh(path: Path) -> Path:
+    """`path` with no log and no anchor left from the previous run (a writer would chain on
+    from the anchor). Spelled out rather than imported, so `PYTHONPATH=<older src>` runs too."""
+    path.unlink(missing_ok=True)
+    path.with_name(path.name + ".anchor").unlink(missing_ok=True)
+    return path
+
+
 def run(processes: int, events: int, directory: Path) -> tuple[float, float]:
     """Wall seconds and writer CPU seconds for one run."""
-    path = directory / f"audit-{processes}.jsonl"
-    path.unlink(missing_ok=True)
+    path = fresh(directory / f"audit-{processes}.jsonl")
     context = multiprocessing.get_context("spawn")
     barrier = context.Barrier(processes + 1)
     cpu_seconds: multiprocessing.queues.Queue[float] = context.Queue()
@@ -84,8 +91,7 @@ def run(processes: int, events: int, directory: Path) -> tuple[float, float]:
 
 def loop_run(events: int, directory: Path, *, threaded: bool) -> float:
     """Writer CPU seconds for `events` written by 32 coroutines on one event loop."""
-    path = directory / "audit-loop.jsonl"
-    path.unlink(missing_ok=True)
+    path = fresh(directory / "audit-loop.jsonl")
     log = AuditLog(path, TEST_KEY, ROTATE_BYTES)
     log.check()
 
