@@ -176,6 +176,9 @@ def test_websocket_intent_is_in_the_log_before_the_upgrade_reaches_the_upstream(
     seen: list[list[tuple[str, str]]] = []
     upstream.on_request = lambda got: seen.append(of_request(log, got.header("x-request-id") or ""))
 
+    client = {"id": "cli", "mode": "cli"}
+    connect = {"type": "req", "id": "1", "method": "connect", "params": {"client": client}}
+
     async def talk() -> str:
         async with (
             aiohttp.ClientSession() as session,
@@ -183,10 +186,10 @@ def test_websocket_intent_is_in_the_log_before_the_upgrade_reaches_the_upstream(
                 f"http://127.0.0.1:{port}/ws", headers={"Authorization": f"Bearer {ALICE}"}
             ) as ws,
         ):
-            await ws.send_str("hi")
-            return (await ws.receive(timeout=5)).data  # type: ignore[no-any-return]
+            await ws.send_json(connect)
+            return str((await ws.receive(timeout=5)).data)
 
-    assert asyncio.run(talk()) == "echo: hi"
+    assert json.loads(asyncio.run(talk()).removeprefix("echo: "))["method"] == "connect"
     assert seen == [[("proxy.intent", "pending")]]
     [got] = upstream.protected_requests()
     intents = [r for r in records(log) if r["request_id"] == got.header("x-request-id")]

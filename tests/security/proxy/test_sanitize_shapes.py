@@ -51,7 +51,11 @@ def post(port: int, path: str, payload: object) -> tuple[int | None, dict[str, A
 
 def audit_record(data_dir: Path, request_id: str) -> dict[str, Any]:
     lines = (data_dir / "audit.jsonl").read_text().splitlines()
-    [record] = [r for r in map(json.loads, lines) if r["request_id"] == request_id]
+    [record] = [
+        r
+        for r in map(json.loads, lines)
+        if r["request_id"] == request_id and r["event"] == "proxy.request"  # not its intent
+    ]
     return dict(record)
 
 

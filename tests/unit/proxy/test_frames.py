@@ -9,6 +9,7 @@ import pytest
 
 from openclaw_secure_stack.audit.sink import AuditEvent, AuditSink, CapturingSink
 from openclaw_secure_stack.detect import Detector, load_detector
+from openclaw_secure_stack.proxy.audit import AuditGate, Intent
 from openclaw_secure_stack.proxy.flow import Reject
 from openclaw_secure_stack.proxy.forward import Forward
 from openclaw_secure_stack.proxy.frames import FrameGuard, Frames
@@ -81,6 +82,7 @@ async def test_frames_stage_guards_websockets_only(detector: Detector, settings:
 async def test_forward_refuses_a_websocket_nothing_guards(settings: Settings) -> None:
     """Without a frame guard the forwarder does not open the tunnel: 503, fail closed."""
     flow = make_flow("/ws", method="GET", websocket=True)
+    await Intent(AuditGate(CapturingSink()))(flow)  # audited, so only the guard is missing
     with pytest.raises(Reject) as info:
         await Forward(Upstream(settings))(flow)
     assert (info.value.status, info.value.code) == (503, "websocket_unguarded")
