@@ -35,6 +35,7 @@ class Resources:
 
 def worker_app(config: GatewayConfig, resources: Resources) -> GatewayApp:
     audit = AuditLog(resources.audit_log, resources.audit_key, resources.audit_rotate_bytes)
+    audit.resume("model-gateway")  # a restart is a record, never a silent continuation
     detector = load_detector(resources.direct_rules, resources.indirect_rules)
     return build_app(config, detector, audit)
 

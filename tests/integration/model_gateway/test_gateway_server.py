@@ -167,6 +167,7 @@ async def test_injection_is_cleaned_before_the_provider_and_calls_stream_back(
     assert GATEWAY_KEY not in json.dumps(seen.headers)
     records = [json.loads(line) for line in (data_dir / "audit.jsonl").read_text().splitlines()]
     last = records[-1]
+    assert (records[0]["event"], records[0]["actor"]) == ("audit.resumed", "model-gateway")
     assert (last["event"], last["actor"]) == ("model_gateway.call", "openclaw")
     assert last["details"]["findings"][0]["rules"][0] == "OSS-IND-001"
     assert INJECTION not in (data_dir / "audit.jsonl").read_text()
