@@ -237,7 +237,7 @@ async def test_reply_with_a_transfer_coding_is_refused(settings: Settings, codin
     client = Upstream(settings.model_copy(update={"upstream_url": f"http://127.0.0.1:{port}"}))
     flow = make_flow(method="GET")
     with pytest.raises(Reject) as caught:
-        await Forward(client)(flow)
+        await Forward(client)(await intended(flow))
     for cleanup in flow.cleanups:
         await cleanup()
     await client.close()
