@@ -157,7 +157,8 @@ def test_encoded_reply_is_refused_and_audited(
     assert reply.status == 502
     assert json.loads(reply.body)["error"]["code"] == "upstream_encoded"
     assert body not in reply.body and header(reply, "content-encoding") == []
-    [record] = records(audit_log, request_id(reply))
+    intent, record = records(audit_log, request_id(reply))
+    assert intent["event"] == "proxy.intent"  # written before the request was forwarded
     assert (record["event"], record["outcome"]) == ("proxy.request", "deny")
     assert record["details"]["denied"] == "upstream_encoded"
     assert rules(record) == {"unscannable"}
