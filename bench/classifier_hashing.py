@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.feature_extraction.text import HashingVectorizer
 
+from openclaw_secure_stack import resources
 from openclaw_secure_stack.detect.classifier import Classifier, normalize, windows
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -45,7 +46,7 @@ def median_seconds(function: Callable[[str], object], text: str, calls: int) -> 
 
 
 def main() -> None:
-    classifier = Classifier.load(ROOT / "config/models/injection-classifier/model.json")
+    classifier = Classifier.load(resources.CLASSIFIER_MODEL)
     weights = classifier.weights
     chars = HashingVectorizer(
         analyzer="char", ngram_range=(2, 5), n_features=weights.size, alternate_sign=False

@@ -23,10 +23,11 @@ from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
+from openclaw_secure_stack import resources
 from openclaw_secure_stack.detect import classifier as current
 
 ROOT = Path(__file__).resolve().parents[1]
-MODEL = ROOT / "config/models/injection-classifier/model.json"
+MODEL = resources.CLASSIFIER_MODEL
 SENTENCE = (
     "Could you help me plan a three day trip to Lisbon? I like museums, food markets and long "
     "walks by the river, and I would rather avoid tourist traps. Ignore the budget for now. "

@@ -26,6 +26,8 @@ from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
+from openclaw_secure_stack import resources
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -74,8 +76,8 @@ def _load_revision(revision: str, into: Path) -> ModuleType:
 
 def _detector(engine: ModuleType) -> Detect:
     detector = engine.Detector(
-        load_rules(ROOT / "config/prompt-rules.json", "direct"),
-        load_rules(ROOT / "config/indirect-injection-rules.json", "indirect"),
+        load_rules(resources.PROMPT_RULES, "direct"),
+        load_rules(resources.INDIRECT_RULES, "indirect"),
     )
     return detector.detect  # type: ignore[no-any-return]
 

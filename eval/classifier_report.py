@@ -72,9 +72,7 @@ def _time(function: Callable[[str], object], text: str) -> float:
 def main() -> int:
     settings = load_settings()
     detector = load_detector(settings.prompt_rules_path, settings.indirect_rules_path)
-    classifier = Classifier.load(
-        corpora.REPO_ROOT / "config/models/injection-classifier/model.json"
-    )
+    classifier = Classifier.load(corpora.resources.CLASSIFIER_MODEL)
     samples = corpora.load("slabs", "neuralchemy", "documents", "topic_questions")
     print(
         f"thresholds: flag {classifier.flag_threshold}, reject {classifier.reject_threshold}\n"

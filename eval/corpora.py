@@ -66,7 +66,7 @@ EVAL_DIR = Path(__file__).resolve().parent
 SOURCES_TOML = EVAL_DIR / "sources.toml"
 WHEEL_DIR = EVAL_DIR / ".cache" / "wheels"
 REPO_ROOT = EVAL_DIR.parent
-TOPIC_QUESTIONS = REPO_ROOT / "config" / "models" / "benign_topic_questions.jsonl"
+TOPIC_QUESTIONS = REPO_ROOT / "eval" / "data" / "benign_topic_questions.jsonl"
 
 MAX_DOCUMENT_CHARS = 200_000
 PER_WRAPPER = 3  # payloads combined with each jailbreak wrapper / template

@@ -33,6 +33,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from eval.corpora import REPO_ROOT, Sample, load
+from openclaw_secure_stack import resources
 from openclaw_secure_stack.detect import load_detector
 
 DETECT = [str(Path(sys.executable).parent / "openclaw-secure-stack"), "detect"]
@@ -149,9 +150,7 @@ def report(samples: list[Sample], records: list[dict[str, object]], splits: set[
 def timings(samples: Iterable[Sample]) -> None:
     """ms/KB and MB/s on benign documents; median time for a 60 KB request. Times are CPU time
     of this thread, so a busy shared machine does not distort them (wall time is higher there)."""
-    detector = load_detector(
-        REPO_ROOT / "config/prompt-rules.json", REPO_ROOT / "config/indirect-injection-rules.json"
-    )
+    detector = load_detector(resources.PROMPT_RULES, resources.INDIRECT_RULES)
     documents = [s.text for s in samples if s.source == "documents"]
     total = sum(len(t.encode()) for t in documents)
     for kind in ("direct", "indirect"):

@@ -1,6 +1,6 @@
 """Train the direct-injection classifier from the pinned corpora, deterministically.
 
-    uv run python -m eval.train_classifier            # rebuilds config/models/injection-classifier/
+    uv run python -m eval.train_classifier            # rebuilds the packaged classifier
     uv run python -m eval.train_classifier --check    # rebuilds into a temporary directory and
                                                       # says whether it is the committed model
 
@@ -47,6 +47,7 @@ from sklearn.linear_model import LogisticRegression
 
 from eval import corpora
 from eval.corpora import Sample
+from openclaw_secure_stack import resources
 from openclaw_secure_stack.detect.classifier import (
     FEATURE_VERSION,
     Classifier,
@@ -54,7 +55,7 @@ from openclaw_secure_stack.detect.classifier import (
     windows,
 )
 
-MODEL_DIR = corpora.REPO_ROOT / "config" / "models" / "injection-classifier"
+MODEL_DIR = resources.CLASSIFIER_MODEL.parent
 HASH_BITS = 20
 C_GRID = (16.0, 32.0, 64.0)
 FLAG_FP, REJECT_FP = 0.02, 0.005

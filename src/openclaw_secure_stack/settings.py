@@ -12,6 +12,8 @@ from typing import Annotated
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from openclaw_secure_stack import resources
+
 MIB = 1024 * 1024
 
 
@@ -107,23 +109,24 @@ class Settings(BaseSettings):
         description="Where npm installs the pinned OpenClaw (default: DATA_DIR/runtime).",
     )
     prompt_guard_dir: Path = Field(
-        Path("plugins/prompt-guard"), description="The prompt-guard OpenClaw plugin folder."
+        resources.PROMPT_GUARD_PLUGIN,
+        description="The prompt-guard OpenClaw plugin folder (default: the packaged one).",
     )
     quarantine_list_path: Path = Field(
-        Path("config/quarantine.json"),
+        resources.QUARANTINE_LIST,
         description="Quarantined tools, skills and plugins the prompt-guard plugin blocks.",
     )
 
     # --- detection -----------------------------------------------------------------------
     prompt_rules_path: Path = Field(
-        Path("config/prompt-rules.json"), description="Rules for text a person writes."
+        resources.PROMPT_RULES, description="Rules for text a person writes."
     )
     indirect_rules_path: Path = Field(
-        Path("config/indirect-injection-rules.json"),
+        resources.INDIRECT_RULES,
         description="Rules for tool results, fetched content and upstream responses.",
     )
     classifier_model_path: Path = Field(
-        Path("config/models/injection-classifier/model.json"),
+        resources.CLASSIFIER_MODEL,
         description="Manifest of the direct-injection classifier (its weights sit beside it).",
     )
     classifier_flag_threshold: float | None = Field(

@@ -19,8 +19,8 @@ Fixtures for tests (every test in tests/e2e is marked `e2e` automatically):
     stack.data_dir           DATA_DIR of `up`; stack.openclaw_root = data_dir/openclaw
                              (state/, logs/openclaw.log, workspace/, openclaw.json)
     stack.workspace          the agent's workspace directory
-    stack.quarantine_path    the quarantine list the plugin reads (a temp copy of
-                             config/quarantine.json; rewrite it, then restart to be sure it is read)
+    stack.quarantine_path    the quarantine list the plugin reads (a temp copy
+                             of the packaged list; rewrite it, then restart to be sure it is read)
     stack.rules_path         the indirect-injection rules the plugin reads (the shipped file)
     stack.audit_log_path     the proxy's audit log
     stack.chat(content, session=None, stream=False, token=<client token>, model="openclaw")
@@ -50,8 +50,9 @@ from pathlib import Path
 
 import pytest
 from fake_llm import FakeLLM
-from harness import INSTALL_ROOT, REPO, StackHandle
+from harness import INSTALL_ROOT, StackHandle
 
+from openclaw_secure_stack import resources
 from openclaw_secure_stack.runtime.install import ensure_installed
 from openclaw_secure_stack.runtime.node import find_node
 
@@ -93,12 +94,12 @@ def running_stack(
     ensure_installed(INSTALL_ROOT, find_node())
     root = tmp_path_factory.mktemp("stack")
     quarantine = root / "quarantine.json"
-    shutil.copyfile(REPO / "config" / "quarantine.json", quarantine)
+    shutil.copyfile(resources.QUARANTINE_LIST, quarantine)
     handle = StackHandle(
         llm=fake_llm,
         data_dir=root / "data",
         quarantine_path=quarantine,
-        rules_path=REPO / "config" / "indirect-injection-rules.json",
+        rules_path=resources.INDIRECT_RULES,
         audit_log_path=root / "audit" / "audit.jsonl",
         base_env=dict(os.environ),
     )

@@ -23,6 +23,7 @@ from typing import Any
 
 from fake_llm import FakeLLM
 
+from openclaw_secure_stack import resources
 from openclaw_secure_stack.runtime.stack import read_state
 from openclaw_secure_stack.runtime.supervisor import descendants, is_running
 
@@ -149,9 +150,9 @@ class StackHandle:
             MODEL_API_KEY="fake-provider-key",
             MODEL_NAME="fake-model",
             AUDIT_LOG_PATH=str(self.audit_log_path),
-            PROMPT_GUARD_DIR=str(REPO / "plugins" / "prompt-guard"),
+            PROMPT_GUARD_DIR=str(resources.PROMPT_GUARD_PLUGIN),
             INDIRECT_RULES_PATH=str(self.rules_path),
-            PROMPT_RULES_PATH=str(REPO / "config" / "prompt-rules.json"),
+            PROMPT_RULES_PATH=str(resources.PROMPT_RULES),
             QUARANTINE_LIST_PATH=str(self.quarantine_path),
             # OpenClaw's first agent turn after a start prepares for 13-16 s (its trace: 7-9 s
             # building the system prompt) on a busy 2-core box; the 30 s default read timeout
@@ -171,9 +172,9 @@ class StackHandle:
         with self.up_log.open("ab") as log:
             self.process = subprocess.Popen(
                 command,
-                # Like a user: from the repository root, where relative defaults (config/...)
-                # resolve. Settings the harness cares about are all passed explicitly.
-                cwd=REPO,
+                # Like a user of the installed package: from a directory of its own, with no
+                # checkout around; the packaged rules and plugin are found without it.
+                cwd=self.data_dir.parent,
                 env=self.environment(overrides or {}),
                 stdout=log,
                 stderr=subprocess.STDOUT,

@@ -24,6 +24,7 @@ import pytest
 from fake_llm import FakeLLM, Reply, ToolCall
 from harness import INSTALL_ROOT, REPO, free_port, http_post
 
+from openclaw_secure_stack import resources
 from openclaw_secure_stack.runtime.gateway_config import (
     GatewayPaths,
     ModelProvider,
@@ -36,7 +37,7 @@ from openclaw_secure_stack.runtime.install import ensure_installed, ensure_plugi
 from openclaw_secure_stack.runtime.node import find_node
 
 READY_TIMEOUT = 120.0
-SHIPPED_RULES = (REPO / "config" / "indirect-injection-rules.json").read_text(encoding="utf-8")
+SHIPPED_RULES = (resources.INDIRECT_RULES).read_text(encoding="utf-8")
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,7 @@ def bare_gateway(root: Path, llm: FakeLLM, rules_path: Path) -> Iterator[Gateway
     """OpenClaw with prompt-guard reading `rules_path`, until the block ends."""
     node = find_node()
     install = ensure_installed(INSTALL_ROOT, node)
-    plugin_dir = REPO / "plugins" / "prompt-guard"
+    plugin_dir = resources.PROMPT_GUARD_PLUGIN
     ensure_plugin_dependencies(plugin_dir, node, INSTALL_ROOT)
     paths = GatewayPaths(root)
     paths.create()
@@ -77,7 +78,7 @@ def bare_gateway(root: Path, llm: FakeLLM, rules_path: Path) -> Iterator[Gateway
     guard = PluginSpec(
         "prompt-guard",
         plugin_dir,
-        {"rulesPath": str(rules_path), "quarantinePath": str(REPO / "config" / "quarantine.json")},
+        {"rulesPath": str(rules_path), "quarantinePath": str(resources.QUARANTINE_LIST)},
     )
     provider = ModelProvider(llm.base_url, "fake-provider-key", "fake-model")
     config = build_config(

@@ -259,21 +259,8 @@ def proxy_environment(upstream_url: str, data_dir: Path, **extra: str) -> dict[s
         PROXY_HOST="127.0.0.1",
         PROXY_PORT=str(free_port()),
     )
-    env.update(checkout_config_paths())
     env.update(extra)
     return env
-
-
-def checkout_config_paths() -> dict[str, str]:
-    """Settings whose default is a file under `config/`, pointed at this source checkout's copy,
-    so a proxy running in a scratch directory still finds its rules and models."""
-    root = Path(__file__).resolve().parents[3]
-    paths: dict[str, str] = {}
-    for name, spec in Settings.model_fields.items():
-        default = spec.default
-        if isinstance(default, Path) and default.parts[:1] == ("config",):
-            paths[name.upper()] = str(root / default)
-    return paths
 
 
 @contextlib.contextmanager

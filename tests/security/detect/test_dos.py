@@ -11,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from openclaw_secure_stack import resources
 from openclaw_secure_stack.detect import Detector, load_detector
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -24,9 +25,7 @@ BOUND_SECONDS = 0.05
 
 @pytest.fixture(scope="module")
 def detector() -> Detector:
-    return load_detector(
-        ROOT / "config/prompt-rules.json", ROOT / "config/indirect-injection-rules.json"
-    )
+    return load_detector(resources.PROMPT_RULES, resources.INDIRECT_RULES)
 
 
 def _fill(unit: str) -> str:

@@ -7,14 +7,15 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
+from openclaw_secure_stack import resources
 from openclaw_secure_stack.cli.main import app
 
 ROOT = Path(__file__).resolve().parents[3]
 RULES = [
     "--direct-rules",
-    str(ROOT / "config/prompt-rules.json"),
+    str(resources.PROMPT_RULES),
     "--indirect-rules",
-    str(ROOT / "config/indirect-injection-rules.json"),
+    str(resources.INDIRECT_RULES),
     "--no-classifier",
 ]
 

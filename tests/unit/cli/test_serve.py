@@ -12,7 +12,6 @@ from openclaw_secure_stack.proxy.testing import (
     TEST_AUDIT_KEY,
     TEST_CLIENT_TOKENS,
     TEST_GATEWAY_TOKEN,
-    checkout_config_paths,
 )
 
 GOOD = {
@@ -24,9 +23,7 @@ GOOD = {
 
 @pytest.fixture(autouse=True)
 def _environment(no_stack_settings: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """The checkout's config files and an audit log in tmp_path."""
-    for name, path in checkout_config_paths().items():
-        monkeypatch.setenv(name, path)
+    """The packaged config files and an audit log in tmp_path."""
     monkeypatch.setenv("AUDIT_LOG_PATH", str(tmp_path / "audit.jsonl"))
 
 

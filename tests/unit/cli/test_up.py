@@ -10,6 +10,7 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
+from openclaw_secure_stack import resources
 from openclaw_secure_stack.cli.main import app
 from openclaw_secure_stack.cli.up import banner
 from openclaw_secure_stack.runtime.stack import RunState, owner_lock, state_path
@@ -21,11 +22,9 @@ REPO = Path(__file__).resolve().parents[3]
 def _environment(no_stack_settings: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """A data dir in tmp_path and the repository's config files."""
     monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("PROMPT_GUARD_DIR", str(REPO / "plugins" / "prompt-guard"))
-    monkeypatch.setenv(
-        "INDIRECT_RULES_PATH", str(REPO / "config" / "indirect-injection-rules.json")
-    )
-    monkeypatch.setenv("QUARANTINE_LIST_PATH", str(REPO / "config" / "quarantine.json"))
+    monkeypatch.setenv("PROMPT_GUARD_DIR", str(resources.PROMPT_GUARD_PLUGIN))
+    monkeypatch.setenv("INDIRECT_RULES_PATH", str(resources.INDIRECT_RULES))
+    monkeypatch.setenv("QUARANTINE_LIST_PATH", str(resources.QUARANTINE_LIST))
 
 
 def invoke(*args: str, **env: str) -> tuple[int, str]:

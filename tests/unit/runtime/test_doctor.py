@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from openclaw_secure_stack import resources
 from openclaw_secure_stack.runtime.doctor import (
     Status,
     check_data_dir,
@@ -81,7 +82,7 @@ def test_no_model_is_a_warning_not_a_failure(tmp_path: Path) -> None:
 
 def test_the_repository_plugin_passes_and_a_wrong_folder_fails(tmp_path: Path) -> None:
     """PROMPT_GUARD_DIR must hold openclaw.plugin.json."""
-    good = settings_for(tmp_path, prompt_guard_dir=REPO / "plugins" / "prompt-guard")
+    good = settings_for(tmp_path, prompt_guard_dir=resources.PROMPT_GUARD_PLUGIN)
     assert check_plugin(good).status is Status.passed
     assert check_plugin(settings_for(tmp_path, prompt_guard_dir=tmp_path)).status is Status.failed
 

@@ -4,7 +4,7 @@ import { fileURLToPath } from "node:url";
 
 import { Guard } from "../src/guard.ts";
 
-const config = (name: string): string => fileURLToPath(new URL(`../../../config/${name}`, import.meta.url));
+const config = (name: string): string => fileURLToPath(new URL(`../../${name}`, import.meta.url));
 const guard = Guard.load({
   rulesPath: config("indirect-injection-rules.json"),
   quarantinePath: config("quarantine.json"),

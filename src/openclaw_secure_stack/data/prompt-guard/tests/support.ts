@@ -1,9 +1,10 @@
 // What the tests share: where the shipped files are, and rules documents built for a test.
 import { fileURLToPath } from "node:url";
 
-export const REPO_ROOT = fileURLToPath(new URL("../../../", import.meta.url));
-export const SHIPPED_RULES = `${REPO_ROOT}config/indirect-injection-rules.json`;
-export const SHIPPED_QUARANTINE = `${REPO_ROOT}config/quarantine.json`;
+// The plugin ships in the Python package's data folder, beside the rules and the quarantine list.
+export const PACKAGE_DATA = fileURLToPath(new URL("../../", import.meta.url));
+export const SHIPPED_RULES = `${PACKAGE_DATA}indirect-injection-rules.json`;
+export const SHIPPED_QUARANTINE = `${PACKAGE_DATA}quarantine.json`;
 
 /** One schema-1 rule with placeholder metadata. */
 export function testRule(id: string, action: string, patterns: string[], appliesTo = ["tool_result"]): unknown {
