@@ -33,7 +33,7 @@ from openclaw_secure_stack.runtime.gateway_config import (
     gateway_environment,
     write_config,
 )
-from openclaw_secure_stack.runtime.install import ensure_installed, ensure_plugin_dependencies
+from openclaw_secure_stack.runtime.install import ensure_installed, install_plugin
 from openclaw_secure_stack.runtime.node import find_node
 
 READY_TIMEOUT = 120.0
@@ -70,8 +70,7 @@ def bare_gateway(root: Path, llm: FakeLLM, rules_path: Path) -> Iterator[Gateway
     """OpenClaw with prompt-guard reading `rules_path`, until the block ends."""
     node = find_node()
     install = ensure_installed(INSTALL_ROOT, node)
-    plugin_dir = resources.PROMPT_GUARD_PLUGIN
-    ensure_plugin_dependencies(plugin_dir, node, INSTALL_ROOT)
+    plugin_dir = install_plugin(resources.PROMPT_GUARD_PLUGIN, node, INSTALL_ROOT)
     paths = GatewayPaths(root)
     paths.create()
     port, token = free_port(), secrets.token_hex(16)

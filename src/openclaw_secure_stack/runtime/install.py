@@ -180,32 +180,77 @@ def missing_dependencies(project: Path) -> list[str]:
     ]
 
 
-def ensure_plugin_dependencies(
-    plugin_dir: Path,
+def plugin_hash(source: Path) -> str:
+    """SHA-256 over a plugin folder's file names and contents, its node_modules left out."""
+    digest = hashlib.sha256()
+    files = sorted(
+        path
+        for path in source.rglob("*")
+        if path.is_file() and "node_modules" not in path.relative_to(source).parts
+    )
+    for path in files:
+        data = path.read_bytes()
+        digest.update(f"{path.relative_to(source).as_posix()}\0{len(data)}\0".encode())
+        digest.update(data)
+    return digest.hexdigest()
+
+
+def _plugin_ready(target: Path, expected_hash: str) -> bool:
+    try:
+        marker = json.loads((target / MARKER).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return (
+        isinstance(marker, dict)
+        and marker.get("plugin_sha256") == expected_hash
+        and not missing_dependencies(target)
+    )
+
+
+def install_plugin(
+    source: Path,
     node: NodeRuntime,
     install_root: Path,
     *,
     progress: Callable[[str], None] = lambda _message: None,
-) -> None:
-    """Install a plugin's runtime dependencies (from its lockfile) when any is missing.
+) -> Path:
+    """A copy of the plugin at `source` under `install_root`, with its runtime dependencies.
 
-    OpenClaw loads a plugin's `index.ts` from its folder, so its dependencies must sit in the
-    folder's own `node_modules`. A developer's full install (with devDependencies) is kept as is;
-    only a missing dependency triggers `npm ci --omit=dev`.
+    OpenClaw loads a plugin's `index.ts` from its folder, so the dependencies must sit in that
+    folder's own `node_modules`. npm runs in the copy, never in `source` (the installed package,
+    possibly read-only). One copy per content hash, built in a staging directory and renamed
+    into place when complete: a changed plugin gets a new folder, a running gateway keeps its own.
     """
-    if not missing_dependencies(plugin_dir):
-        return
+    expected = plugin_hash(source)
+    target = install_root / f"{source.name}-{expected[:16]}"
+    if _plugin_ready(target, expected):
+        return target
     with exclusive_lock(install_root / ".install.lock"):
-        missing = missing_dependencies(plugin_dir)
-        if not missing:
-            return
-        if not (plugin_dir / "package-lock.json").is_file():
-            raise InstallError(f"{plugin_dir} has no package-lock.json to install from")
-        progress(f"installing {', '.join(missing)} for the plugin in {plugin_dir}")
-        _run_npm_ci(node, plugin_dir, install_root, "--omit=dev")
-    still_missing = missing_dependencies(plugin_dir)
-    if still_missing:
-        raise InstallError(f"npm ci left {', '.join(still_missing)} missing in {plugin_dir}")
+        if _plugin_ready(target, expected):
+            return target
+        staging = install_root / f".staging-{source.name}-{os.getpid()}"
+        shutil.rmtree(staging, ignore_errors=True)
+        shutil.copytree(source, staging, ignore=shutil.ignore_patterns("node_modules"))
+        try:
+            missing = missing_dependencies(staging)
+            if missing:
+                if not (staging / "package-lock.json").is_file():
+                    raise InstallError(f"{source} has no package-lock.json to install from")
+                progress(f"installing {', '.join(missing)} for the plugin in {target}")
+                _run_npm_ci(node, staging, install_root, "--omit=dev")
+            still_missing = missing_dependencies(staging)
+            if still_missing:
+                raise InstallError(f"npm ci left {', '.join(still_missing)} missing for {source}")
+        except InstallError:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        (staging / MARKER).write_text(
+            json.dumps({"plugin_sha256": expected}) + "\n", encoding="utf-8"
+        )
+        if target.exists():
+            shutil.rmtree(target)
+        staging.rename(target)
+    return target
 
 
 def _run_npm_ci(node: NodeRuntime, project: Path, install_root: Path, *extra: str) -> None:

@@ -34,7 +34,7 @@ from openclaw_secure_stack.runtime.gateway_config import (
 from openclaw_secure_stack.runtime.install import (
     OpenClawInstall,
     ensure_installed,
-    ensure_plugin_dependencies,
+    install_plugin,
 )
 from openclaw_secure_stack.runtime.no_model import NoModelEndpoint
 from openclaw_secure_stack.runtime.node import (
@@ -240,13 +240,10 @@ class Stack:
         install = await asyncio.to_thread(
             ensure_installed, install_root(settings), node, progress=self._report
         )
-        await asyncio.to_thread(
-            ensure_plugin_dependencies,
-            plugin.path,
-            node,
-            install_root(settings),
-            progress=self._report,
+        installed_plugin = await asyncio.to_thread(
+            install_plugin, plugin.path, node, install_root(settings), progress=self._report
         )
+        plugin = replace(plugin, path=installed_plugin)
         self.credentials = credentials = prepare_credentials(settings)
         paths = gateway_paths(settings)
         paths.create()

@@ -12,11 +12,10 @@ from openclaw_secure_stack.runtime.install import (
     PACKAGE_DIR,
     InstallError,
     ensure_installed,
-    ensure_plugin_dependencies,
     find_install,
     install_dir,
+    install_plugin,
     lockfile_hash,
-    missing_dependencies,
     pinned_version,
 )
 from openclaw_secure_stack.runtime.node import NodeRuntime
@@ -110,25 +109,57 @@ def test_wrong_version_from_npm_is_refused(tmp_path: Path) -> None:
     assert find_install(root) is None
 
 
-def test_plugin_dependencies_are_installed_only_when_missing(tmp_path: Path) -> None:
-    """A plugin missing a runtime dependency gets `npm ci --omit=dev`; a complete one is kept."""
-    plugin = tmp_path / "plugin"
-    plugin.mkdir()
+def plugin_source(tmp_path: Path) -> Path:
+    """A plugin folder needing re2js, with a developer's node_modules that must not be copied."""
+    plugin = tmp_path / "source" / "prompt-guard"
+    (plugin / "node_modules" / "typescript").mkdir(parents=True)
     (plugin / "package.json").write_text('{"dependencies": {"re2js": "2.10.0"}}')
     (plugin / "package-lock.json").write_text("{}")
+    (plugin / "index.ts").write_text("export default {};\n")
+    return plugin
+
+
+def test_plugin_is_copied_and_installed_outside_its_source(tmp_path: Path) -> None:
+    """The copy under the install root gets `npm ci --omit=dev` once; the source is untouched."""
+    source, root = plugin_source(tmp_path), tmp_path / "installs"
+    before = sorted(p.relative_to(source) for p in source.rglob("*"))
     runtime = fake_runtime(tmp_path)
-    assert missing_dependencies(plugin) == ["re2js"]
-    ensure_plugin_dependencies(plugin, runtime, tmp_path / "installs")
-    ensure_plugin_dependencies(plugin, runtime, tmp_path / "installs")
-    assert missing_dependencies(plugin) == []
+    first = install_plugin(source, runtime, root)
+    second = install_plugin(source, runtime, root)
+    assert first == second and first.parent == root and first.name.startswith("prompt-guard-")
+    assert (first / "index.ts").read_text() == "export default {};\n"
+    assert (first / "node_modules" / "re2js" / "package.json").is_file()
+    assert not (first / "node_modules" / "typescript").exists()
+    assert sorted(p.relative_to(source) for p in source.rglob("*")) == before
     (call,) = npm_calls(tmp_path)
     assert "--omit=dev" in call
+    assert not list(root.glob(".staging-*"))
+
+
+def test_changed_plugin_gets_a_new_copy(tmp_path: Path) -> None:
+    """Editing a plugin file gives a new folder, so a running gateway keeps its own copy."""
+    source, root = plugin_source(tmp_path), tmp_path / "installs"
+    runtime = fake_runtime(tmp_path)
+    old = install_plugin(source, runtime, root)
+    (source / "index.ts").write_text("export default { changed: true };\n")
+    new = install_plugin(source, runtime, root)
+    assert new != old and old.is_dir()
+    assert (new / "index.ts").read_text() == "export default { changed: true };\n"
+    assert len(npm_calls(tmp_path)) == 2
 
 
 def test_plugin_without_a_lockfile_is_an_error(tmp_path: Path) -> None:
-    """Dependencies are only ever installed from a lockfile."""
-    plugin = tmp_path / "plugin"
-    plugin.mkdir()
-    (plugin / "package.json").write_text('{"dependencies": {"re2js": "2.10.0"}}')
+    """Dependencies are only ever installed from a lockfile; nothing half-made remains."""
+    source, root = plugin_source(tmp_path), tmp_path / "installs"
+    (source / "package-lock.json").unlink()
     with pytest.raises(InstallError, match=r"no package-lock\.json"):
-        ensure_plugin_dependencies(plugin, fake_runtime(tmp_path), tmp_path / "installs")
+        install_plugin(source, fake_runtime(tmp_path), root)
+    assert [p.name for p in root.iterdir()] == [".install.lock"]
+
+
+def test_failed_plugin_install_leaves_nothing_that_looks_installed(tmp_path: Path) -> None:
+    """npm's error is reported and no copy (finished or staging) is left behind."""
+    source, root = plugin_source(tmp_path), tmp_path / "installs"
+    with pytest.raises(InstallError, match=r"(?s)npm ci failed.*ETIMEDOUT"):
+        install_plugin(source, fake_runtime(tmp_path, fail="ETIMEDOUT"), root)
+    assert [p.name for p in root.iterdir()] == [".install.lock"]
