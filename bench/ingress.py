@@ -39,8 +39,6 @@ import aiohttp
 from rich.console import Console
 from rich.table import Table
 
-from openclaw_secure_stack.settings import Settings
-
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_DIR = BENCH_DIR.parent
 RESULTS_DIR = BENCH_DIR / "results"
@@ -408,16 +406,6 @@ def start_floor(processes: Processes, port: int, upstream_port: int) -> None:
     processes.start("floor", argv, ready_url=ready_url, env=env, cwd=BENCH_DIR)
 
 
-def repository_paths() -> dict[str, str]:
-    """Settings whose default is a path inside the repository (rules, models), made absolute,
-    since the proxy runs in a temporary directory."""
-    return {
-        name.upper(): str(REPO_DIR / field.default)
-        for name, field in Settings.model_fields.items()
-        if isinstance(field.default, Path) and not field.default.is_absolute()
-    }
-
-
 def start_proxy(
     processes: Processes,
     name: str,
@@ -433,7 +421,6 @@ def start_proxy(
     audit_dir = root / "audit"
     env = {
         **os.environ,
-        **repository_paths(),
         "PROXY_HOST": "127.0.0.1",
         "PROXY_PORT": str(port),
         "PROXY_WORKERS": str(workers),

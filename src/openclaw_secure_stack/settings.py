@@ -1,24 +1,94 @@
-"""The one configuration object, read from the environment and `.env`, validated at start-up.
+"""The one place configuration is read and checked: the environment and `.env`, at start-up.
 
-Every part of the stack takes what it needs from `Settings`; nothing else reads the environment.
-A bad value stops start-up with `SettingsError`, whose message names the variable and the fix.
+`.env` is read from the working directory when it is there; the environment wins over it. Every
+variable is parsed and checked here (client tokens inline and from CLIENT_TOKENS_FILE, plain and
+`sha256:`, the gateway token against every client token, the audit key, paths, ports, timeouts,
+thresholds); components receive the typed values (`UpstreamConfig`, `AuditConfig`, ...), never
+`Settings`. A bad value stops start-up with `SettingsError`, whose message names each variable
+and its fix.
 """
 
 from __future__ import annotations
 
+import hashlib
+import string
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from openclaw_secure_stack import resources
 
 MIB = 1024 * 1024
+MIN_TOKEN_CHARS = 16
+# RFC 6750 b64token characters (before any trailing '='): what a client can send as a bearer.
+TOKEN_CHARS = frozenset(string.ascii_letters + string.digits + "-._~+/")
+_HEX = frozenset(string.hexdigits)
+_NEW_CLIENT_HINT = "make one with: openclaw-secure-stack token new NAME"
 
 
 class SettingsError(Exception):
     """Configuration that cannot be used; the message says which setting and how to fix it."""
+
+
+@dataclass(frozen=True)
+class UpstreamConfig:
+    """How the proxy reaches OpenClaw."""
+
+    base_url: str
+    gateway_token: str
+    connect_timeout: float
+    read_timeout: float
+    stream_read_timeout: float
+    ready_path: str
+    max_message_bytes: int
+
+
+@dataclass(frozen=True)
+class AuditConfig:
+    path: Path
+    key: bytes
+    rotate_bytes: int
+    anchor_path: Path | None
+    fsync: bool
+
+
+@dataclass(frozen=True)
+class DetectionConfig:
+    """Where the rules and the classifier are, and how the proxy runs them."""
+
+    prompt_rules: Path
+    indirect_rules: Path
+    classifier_model: Path
+    flag_threshold: float | None
+    reject_threshold: float | None
+    thread_threshold_bytes: int
+    response_scan_buffer_bytes: int
+
+
+@dataclass(frozen=True)
+class ProxyConfig:
+    """Everything `serve` needs, complete: the required secrets are present."""
+
+    host: str
+    port: int
+    workers: int
+    max_body_bytes: int
+    client_timeout: float
+    client_digests: Mapping[str, bytes]
+    upstream: UpstreamConfig
+    audit: AuditConfig
+    detection: DetectionConfig
 
 
 class Settings(BaseSettings):
@@ -30,7 +100,9 @@ class Settings(BaseSettings):
     )
 
     # --- ingress proxy -------------------------------------------------------------------
-    proxy_host: str = Field("127.0.0.1", description="Address the ingress proxy listens on.")
+    proxy_host: str = Field(
+        "127.0.0.1", min_length=1, description="Address the ingress proxy listens on."
+    )
     proxy_port: int = Field(8080, ge=1, le=65535, description="Port of the ingress proxy.")
     proxy_workers: int = Field(1, ge=1, le=64, description="Proxy worker processes.")
     upstream_url: str = Field(
@@ -103,7 +175,9 @@ class Settings(BaseSettings):
         description="OpenAI-compatible base URL OpenClaw's model calls go to (e.g. .../v1).",
     )
     model_api_key: SecretStr | None = Field(None, description="API key for MODEL_BASE_URL.")
-    model_name: str = Field("gpt-4o-mini", description="Model id requested from the provider.")
+    model_name: str = Field(
+        "gpt-4o-mini", min_length=1, description="Model id requested from the provider."
+    )
     openclaw_install_dir: Path | None = Field(
         None,
         description="Where npm installs the pinned OpenClaw (default: DATA_DIR/runtime).",
@@ -161,11 +235,20 @@ class Settings(BaseSettings):
         ),
     )
 
+    # name -> SHA-256 of every client token, from CLIENT_TOKENS and CLIENT_TOKENS_FILE.
+    _client_digests: dict[str, bytes] = PrivateAttr(default_factory=dict)
+
     @field_validator("client_tokens", mode="before")
     @classmethod
     def _parse_client_tokens(cls, value: object) -> object:
         if isinstance(value, str):
             return parse_token_lines(value.replace(",", "\n"), source="CLIENT_TOKENS")
+        return value
+
+    @field_validator("client_tokens")
+    @classmethod
+    def _usable_client_tokens(cls, value: dict[str, str]) -> dict[str, str]:
+        token_digests(value, source="CLIENT_TOKENS")
         return value
 
     @field_validator("upstream_url", "model_base_url")
@@ -181,6 +264,181 @@ class Settings(BaseSettings):
         if value is not None and len(value.get_secret_value()) < 32:
             raise ValueError("must be at least 32 characters (try: openssl rand -hex 32)")
         return value
+
+    @field_validator("upstream_ready_path")
+    @classmethod
+    def _absolute_path(cls, value: str) -> str:
+        if not value.startswith("/"):
+            raise ValueError("must start with / (e.g. /readyz)")
+        return value
+
+    @field_validator(
+        "prompt_rules_path", "indirect_rules_path", "classifier_model_path", "quarantine_list_path"
+    )
+    @classmethod
+    def _existing_file(cls, value: Path) -> Path:
+        if not value.is_file():
+            raise ValueError(f"{value} is not a file (unset it to use the packaged one)")
+        return value.resolve()
+
+    @field_validator("data_dir", "openclaw_install_dir")
+    @classmethod
+    def _directory(cls, value: Path | None) -> Path | None:
+        if value is not None and value.exists() and not value.is_dir():
+            raise ValueError(f"{value} exists and is not a directory")
+        return value
+
+    @field_validator("audit_log_path", "audit_anchor_path", "client_tokens_file")
+    @classmethod
+    def _not_a_directory(cls, value: Path | None) -> Path | None:
+        if value is not None and value.is_dir():
+            raise ValueError(f"{value} is a directory; give a file path")
+        return value
+
+    @field_validator("prompt_guard_dir")
+    @classmethod
+    def _plugin_folder(cls, value: Path) -> Path:
+        if not (value / "openclaw.plugin.json").is_file():
+            raise ValueError(
+                f"{value} is not an OpenClaw plugin folder (no openclaw.plugin.json; "
+                "unset it to use the packaged prompt-guard)"
+            )
+        return value.resolve()
+
+    @model_validator(mode="after")
+    def _client_tokens_and_gateway_token(self) -> Settings:
+        """Merge the tokens file into the digests; no client may hold the gateway token."""
+        digests = token_digests(self.client_tokens, source="CLIENT_TOKENS")
+        sources = dict.fromkeys(digests, "CLIENT_TOKENS")
+        if self.client_tokens_file is not None:
+            source = f"CLIENT_TOKENS_FILE ({self.client_tokens_file})"
+            try:
+                text = self.client_tokens_file.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise ValueError(f"{source}: cannot be read ({exc})") from None
+            for name, digest in token_digests(
+                parse_token_lines(text, source=source), source=source
+            ).items():
+                if name in digests:
+                    raise ValueError(f"{source}: token name {name!r} is also in CLIENT_TOKENS")
+                digests[name], sources[name] = digest, "CLIENT_TOKENS_FILE"
+        if self.openclaw_gateway_token is not None:
+            gateway = self.openclaw_gateway_token.get_secret_value()
+            reused = gateway_token_holder(gateway, digests)
+            if reused is not None:
+                raise ValueError(
+                    f"OPENCLAW_GATEWAY_TOKEN: equals the client token {reused!r} "
+                    f"({sources[reused]}); clients must never hold the gateway token: "
+                    "give the proxy its own (openssl rand -hex 32)"
+                )
+        self._client_digests = digests
+        return self
+
+    @property
+    def client_digests(self) -> Mapping[str, bytes]:
+        return self._client_digests
+
+    def upstream_config(self) -> UpstreamConfig:
+        """Raises SettingsError when OPENCLAW_GATEWAY_TOKEN is not set."""
+        if self.openclaw_gateway_token is None:
+            raise SettingsError(_MISSING["OPENCLAW_GATEWAY_TOKEN"])
+        return UpstreamConfig(
+            base_url=self.upstream_url,
+            gateway_token=self.openclaw_gateway_token.get_secret_value(),
+            connect_timeout=self.connect_timeout,
+            read_timeout=self.read_timeout,
+            stream_read_timeout=self.stream_read_timeout,
+            ready_path=self.upstream_ready_path,
+            max_message_bytes=self.max_body_bytes,
+        )
+
+    def audit_config(self) -> AuditConfig:
+        """Raises SettingsError when AUDIT_KEY is not set."""
+        if self.audit_key is None:
+            raise SettingsError(_MISSING["AUDIT_KEY"])
+        return AuditConfig(
+            path=self.audit_log_path,
+            key=self.audit_key.get_secret_value().encode(),
+            rotate_bytes=self.audit_rotate_bytes,
+            anchor_path=self.audit_anchor_path,
+            fsync=self.audit_fsync,
+        )
+
+    def detection_config(self) -> DetectionConfig:
+        return DetectionConfig(
+            prompt_rules=self.prompt_rules_path,
+            indirect_rules=self.indirect_rules_path,
+            classifier_model=self.classifier_model_path,
+            flag_threshold=self.classifier_flag_threshold,
+            reject_threshold=self.classifier_reject_threshold,
+            thread_threshold_bytes=self.detect_thread_threshold_bytes,
+            response_scan_buffer_bytes=self.response_scan_buffer_bytes,
+        )
+
+    def proxy_config(self) -> ProxyConfig:
+        """What `serve` runs with; every missing secret is named in one SettingsError."""
+        missing = [
+            message
+            for variable, message in _MISSING.items()
+            if (variable == "OPENCLAW_GATEWAY_TOKEN" and self.openclaw_gateway_token is None)
+            or (variable == "CLIENT_TOKENS" and not self._client_digests)
+            or (variable == "AUDIT_KEY" and self.audit_key is None)
+        ]
+        if missing:
+            raise SettingsError("invalid configuration:\n  " + "\n  ".join(missing))
+        return ProxyConfig(
+            host=self.proxy_host,
+            port=self.proxy_port,
+            workers=self.proxy_workers,
+            max_body_bytes=self.max_body_bytes,
+            client_timeout=self.client_timeout,
+            client_digests=dict(self._client_digests),
+            upstream=self.upstream_config(),
+            audit=self.audit_config(),
+            detection=self.detection_config(),
+        )
+
+
+_MISSING = {
+    "OPENCLAW_GATEWAY_TOKEN": (
+        "OPENCLAW_GATEWAY_TOKEN: not set; the proxy needs its own token for OpenClaw "
+        "(a random secret, also put in OpenClaw's gateway.auth.token)"
+    ),
+    "CLIENT_TOKENS": (
+        "CLIENT_TOKENS: no client tokens configured; set CLIENT_TOKENS=name:token or "
+        f"CLIENT_TOKENS_FILE ({_NEW_CLIENT_HINT})"
+    ),
+    "AUDIT_KEY": (
+        "AUDIT_KEY: not set; the audit log needs a key of at least 32 characters "
+        "(try: openssl rand -hex 32)"
+    ),
+}
+
+
+def token_digests(tokens: Mapping[str, str], *, source: str) -> dict[str, bytes]:
+    """name -> SHA-256 digest, from plain tokens or 'sha256:<hex>' entries; ValueError names
+    the token (never its value) and the fix."""
+    digests: dict[str, bytes] = {}
+    for name, token in tokens.items():
+        if token.lower().startswith("sha256:"):
+            hexdigest = token[len("sha256:") :]
+            if len(hexdigest) != 64 or not _HEX.issuperset(hexdigest):
+                raise ValueError(f"{source}: token {name!r} must be 'sha256:' and 64 hex digits")
+            digests[name] = bytes.fromhex(hexdigest)
+        elif len(token) < MIN_TOKEN_CHARS or not TOKEN_CHARS.issuperset(token.rstrip("=")):
+            raise ValueError(
+                f"{source}: token {name!r} must be at least {MIN_TOKEN_CHARS} characters of "
+                f"A-Z a-z 0-9 - . _ ~ + / ({_NEW_CLIENT_HINT})"
+            )
+        else:
+            digests[name] = hashlib.sha256(token.encode()).digest()
+    return digests
+
+
+def gateway_token_holder(gateway_token: str, digests: Mapping[str, bytes]) -> str | None:
+    """The name of a client token equal to the gateway token (plain or as its SHA-256)."""
+    digest = hashlib.sha256(gateway_token.encode()).digest()
+    return next((name for name, known in digests.items() if known == digest), None)
 
 
 def parse_token_lines(text: str, *, source: str) -> dict[str, str]:
@@ -207,6 +465,10 @@ def load_settings(**overrides: object) -> Settings:
     except ValidationError as exc:
         problems = []
         for error in exc.errors():
-            setting = ".".join(str(part) for part in error["loc"]).upper() or "settings"
-            problems.append(f"{setting}: {error['msg']}")
+            setting = ".".join(str(part) for part in error["loc"]).upper()
+            message = error["msg"]
+            # Checks across several variables name them in their own message.
+            problems.append(
+                f"{setting}: {message}" if setting else message.removeprefix("Value error, ")
+            )
         raise SettingsError("invalid configuration:\n  " + "\n  ".join(problems)) from None

@@ -58,7 +58,6 @@ from openclaw_secure_stack.audit.anchor import (
 )
 from openclaw_secure_stack.audit.redact import redact
 from openclaw_secure_stack.audit.sink import AuditEvent
-from openclaw_secure_stack.settings import Settings, SettingsError
 
 GENESIS_PREV = "0" * 64
 RECORD_FIELDS = ("seq", "ts", "event", "actor", "request_id", "outcome", "details", "prev", "mac")
@@ -189,22 +188,6 @@ class AuditLog:
         self._inode = -1
         self._size = -1  # where this writer left the file; anything else means another wrote
         self._head: _Head | None = None
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> AuditLog:
-        if settings.audit_key is None:
-            raise SettingsError(
-                "AUDIT_KEY: not set; the audit log needs a key of at least 32 characters "
-                "(try: openssl rand -hex 32)"
-            )
-        key = settings.audit_key.get_secret_value().encode()
-        return cls(
-            settings.audit_log_path,
-            key,
-            settings.audit_rotate_bytes,
-            anchor_path=settings.audit_anchor_path,
-            fsync=settings.audit_fsync,
-        )
 
     def write(self, event: AuditEvent) -> None:
         """Seal `event` into the chain, append it and anchor it; raise `AuditLogError` if that

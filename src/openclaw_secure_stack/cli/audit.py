@@ -17,7 +17,7 @@ from openclaw_secure_stack.audit.anchor import default_anchor_path
 from openclaw_secure_stack.audit.log import AuditLog, AuditLogError, chain_paths
 from openclaw_secure_stack.audit.tail import LogTail
 from openclaw_secure_stack.audit.verify import Verification, verify_anchored, verify_chain
-from openclaw_secure_stack.settings import Settings, SettingsError, load_settings
+from openclaw_secure_stack.settings import load_settings
 
 EXIT_BROKEN = 1
 EXIT_USAGE = 2
@@ -86,7 +86,7 @@ def verify(
     acknowledged, so it is reported as "intact up to line N; trailing partial
     record" with exit 0 (--strict: exit 1). In a rotated file it is a break.
     """
-    settings = _settings_or_exit(output)
+    settings = load_settings()
     if settings.audit_key is None:
         _usage_error("AUDIT_KEY: not set; verify needs the key the log was written with", output)
     anchor_path = settings.audit_anchor_path or default_anchor_path(settings.audit_log_path)
@@ -126,7 +126,7 @@ def anchor(
     head sealed here is whatever the log now ends with. An `audit.reanchored` record (with the
     reason and what the anchor said) is appended and becomes the anchored head.
     """
-    settings = _settings_or_exit(OutputFormat.text)
+    settings = load_settings()
     if settings.audit_key is None:
         _usage_error(
             "AUDIT_KEY: not set; anchor needs the key the log is written with", OutputFormat.text
@@ -168,7 +168,7 @@ def tail(
 
     This only reads the log; it does not check macs (use `audit verify`).
     """
-    log_path = path or _settings_or_exit(output).audit_log_path
+    log_path = path or load_settings().audit_log_path
     if not chain_paths(log_path) and not follow:
         _usage_error(f"no audit log at {log_path}", output)
     console = Console(highlight=False, soft_wrap=True)
@@ -182,13 +182,6 @@ def tail(
         pass
     finally:
         reader.close()
-
-
-def _settings_or_exit(output: OutputFormat) -> Settings:
-    try:
-        return load_settings()
-    except SettingsError as exc:
-        _usage_error(str(exc), output)
 
 
 def _usage_error(message: str, output: OutputFormat) -> NoReturn:

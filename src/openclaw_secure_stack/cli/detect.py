@@ -10,15 +10,9 @@ from typing import Annotated, Literal, TextIO
 
 import typer
 
-from openclaw_secure_stack.detect import (
-    Detector,
-    RulesError,
-    TextTooLarge,
-    load_classifier,
-    load_detector,
-)
+from openclaw_secure_stack.detect import Detector, TextTooLarge, load_classifier, load_detector
 from openclaw_secure_stack.detect.rules import Family
-from openclaw_secure_stack.settings import SettingsError, load_settings
+from openclaw_secure_stack.settings import load_settings
 
 KINDS = ("direct", "indirect")
 
@@ -100,25 +94,21 @@ def detect(
     A line that cannot be scanned gives {"id", "error"} and the run goes on; the exit code is 1
     if any line was an error, 2 if the rules or the classifier cannot be loaded.
     """
-    try:
-        settings = load_settings()
-        model = (
-            load_classifier(
-                classifier_model or settings.classifier_model_path,
-                settings.classifier_flag_threshold,
-                settings.classifier_reject_threshold,
-            )
-            if classifier
-            else None
+    config = load_settings().detection_config()
+    model = (
+        load_classifier(
+            classifier_model or config.classifier_model,
+            config.flag_threshold,
+            config.reject_threshold,
         )
-        detector = load_detector(
-            direct_rules or settings.prompt_rules_path,
-            indirect_rules or settings.indirect_rules_path,
-            classifier=model,
-        )
-    except (SettingsError, RulesError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+        if classifier
+        else None
+    )
+    detector = load_detector(
+        direct_rules or config.prompt_rules,
+        indirect_rules or config.indirect_rules,
+        classifier=model,
+    )
     errors = run(detector, sys.stdin.buffer, sys.stdout, kind)
     if errors:
         raise typer.Exit(1)

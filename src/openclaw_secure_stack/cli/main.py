@@ -1,16 +1,46 @@
-"""The `openclaw-secure-stack` command: one Typer app, each command group in its own module."""
+"""The `openclaw-secure-stack` command: one Typer app, each command group in its own module.
+
+Configuration errors are handled here, once, for every command: the message names each variable
+and its fix, and the exit code is 2. Commands load their configuration before they create
+anything on disk, so a refused start leaves nothing behind.
+"""
 
 from __future__ import annotations
 
-import typer
+from typing import Any
 
+import typer
+from rich.console import Console
+from rich.text import Text
+from typer.core import TyperGroup
+
+from openclaw_secure_stack.audit.log import AuditLogError
 from openclaw_secure_stack.cli import audit, detect, model_gateway, serve, token, up
+from openclaw_secure_stack.detect import RulesError
+from openclaw_secure_stack.settings import SettingsError
+
+EXIT_CONFIG = 2
+# RulesError covers ClassifierError.
+CONFIG_ERRORS = (SettingsError, RulesError, AuditLogError)
+
+
+class Commands(TyperGroup):
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except CONFIG_ERRORS as exc:
+            Console(stderr=True, highlight=False, soft_wrap=True).print(
+                Text(f"error: {exc}", style="red")
+            )
+            raise typer.Exit(EXIT_CONFIG) from None
+
 
 app = typer.Typer(
     name="openclaw-secure-stack",
     help="Run OpenClaw behind an authenticating, injection-scanning, audited proxy.",
     no_args_is_help=True,
     rich_markup_mode="markdown",
+    cls=Commands,
 )
 app.add_typer(audit.app, name="audit")
 app.add_typer(token.app, name="token")

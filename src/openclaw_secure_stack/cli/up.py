@@ -17,24 +17,15 @@ from rich.text import Text
 
 from openclaw_secure_stack.cli.audit import FormatOption, OutputFormat
 from openclaw_secure_stack.runtime.credentials import CredentialError
-from openclaw_secure_stack.runtime.doctor import Status, run_checks
+from openclaw_secure_stack.runtime.doctor import Status, run_checks, startup_loaders
 from openclaw_secure_stack.runtime.install import InstallError
 from openclaw_secure_stack.runtime.node import NodeError
 from openclaw_secure_stack.runtime.stack import RunState, Stack, StackError, owner_lock, read_state
 from openclaw_secure_stack.runtime.supervisor import ChildStartError
-from openclaw_secure_stack.settings import Settings, SettingsError, load_settings
+from openclaw_secure_stack.settings import Settings, load_settings
 
 EXIT_FAILED = 1
-EXIT_CONFIG = 2
 STARTUP_ERRORS = (StackError, CredentialError, InstallError, NodeError, ChildStartError)
-
-
-def _settings(errors: Console) -> Settings:
-    try:
-        return load_settings()
-    except SettingsError as exc:
-        errors.print(Text(f"error: {exc}", style="red"))
-        raise typer.Exit(EXIT_CONFIG) from None
 
 
 def banner(state: RunState, token: str | None) -> Group:
@@ -113,8 +104,11 @@ def up() -> None:
     """
     console = Console(highlight=False)
     errors = Console(stderr=True, highlight=False)
-    settings = _settings(errors)
+    settings = load_settings()
     try:
+        # The same loaders the proxy child and `doctor` run, before anything is written.
+        for loader in startup_loaders(settings):
+            loader.load()
         with owner_lock(settings.data_dir):
             asyncio.run(_run(settings, console))
     except STARTUP_ERRORS as exc:
@@ -135,7 +129,7 @@ def _alive(pid: int) -> bool:
 
 def status(output: FormatOption = OutputFormat.text) -> None:
     """Whether `up` is running for DATA_DIR: URLs, process ids and versions. Exit 1 if not."""
-    settings = _settings(Console(stderr=True, highlight=False))
+    settings = load_settings()
     state = read_state(settings.data_dir)
     processes = (
         {
@@ -178,7 +172,7 @@ def doctor(output: FormatOption = OutputFormat.text) -> None:
 
     Each check says pass, warn or fail, and how to fix a failure. Exit 1 if any check fails.
     """
-    settings = _settings(Console(stderr=True, highlight=False))
+    settings = load_settings()
     checks = run_checks(settings)
     failed = any(check.status is Status.failed for check in checks)
     if output is OutputFormat.json:

@@ -20,6 +20,7 @@ from openclaw_secure_stack.detect.engine import (
     strip_spans,
 )
 from openclaw_secure_stack.detect.rules import RuleFile, RulesError, load_rules
+from openclaw_secure_stack.settings import DetectionConfig
 
 __all__ = [
     "Classifier",
@@ -32,6 +33,7 @@ __all__ = [
     "TextTooLarge",
     "Verdict",
     "load_classifier",
+    "load_configured_detector",
     "load_detector",
     "load_rules",
     "strip_spans",
@@ -51,3 +53,11 @@ def load_detector(
         limits,
         classifier,
     )
+
+
+def load_configured_detector(config: DetectionConfig) -> Detector:
+    """The detector `serve` runs: both rule files and the classifier with its thresholds."""
+    classifier = load_classifier(
+        config.classifier_model, config.flag_threshold, config.reject_threshold
+    )
+    return load_detector(config.prompt_rules, config.indirect_rules, classifier=classifier)

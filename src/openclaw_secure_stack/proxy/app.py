@@ -31,7 +31,7 @@ from openclaw_secure_stack.proxy.target import (
     validated_query,
 )
 from openclaw_secure_stack.proxy.upstream import Upstream
-from openclaw_secure_stack.settings import Settings
+from openclaw_secure_stack.settings import ProxyConfig
 
 log = logging.getLogger(__name__)
 
@@ -42,18 +42,24 @@ Scope = MutableMapping[str, Any]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
-def build_app(settings: Settings, audit: AuditSink) -> ProxyApp:
-    """The ingress proxy with the default pipeline. Raises SettingsError for unusable settings."""
-    upstream = Upstream(settings)
-    return ProxyApp(settings, default_stages(settings, audit, upstream), upstream)
+def build_app(config: ProxyConfig, audit: AuditSink) -> ProxyApp:
+    """The ingress proxy with the default pipeline. Raises RulesError for unusable rules or
+    classifier files; touches nothing on disk."""
+    upstream = Upstream(config.upstream)
+    stages = default_stages(config, audit, upstream)
+    return ProxyApp(
+        stages, upstream, max_body=config.max_body_bytes, client_timeout=config.client_timeout
+    )
 
 
 class ProxyApp:
-    def __init__(self, settings: Settings, stages: list[Stage], upstream: Upstream) -> None:
+    def __init__(
+        self, stages: list[Stage], upstream: Upstream, *, max_body: int, client_timeout: float
+    ) -> None:
         self.stages = stages
         self._upstream = upstream
-        self._max_body = settings.max_body_bytes
-        self._client_timeout = settings.client_timeout
+        self._max_body = max_body
+        self._client_timeout = client_timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":

@@ -9,41 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import string
 from collections.abc import Mapping
 from typing import ClassVar
 
-import re2
-
 from openclaw_secure_stack.proxy.flow import Flow
-from openclaw_secure_stack.settings import Settings, SettingsError, parse_token_lines
+from openclaw_secure_stack.settings import TOKEN_CHARS
 
 EXEMPT_PATHS = frozenset({"/health", "/ready"})
 MAX_AUTHORIZATION_BYTES = 1024
-MIN_TOKEN_CHARS = 16
-
-# RFC 6750 b64token characters (before any trailing '=').
-_TOKEN_CHARS = frozenset(string.ascii_letters + string.digits + "-._~+/")
-_SHA256 = re2.compile(r"sha256:([0-9a-fA-F]{64})")
-
-
-def token_digests(tokens: Mapping[str, str], *, source: str) -> dict[str, bytes]:
-    """name -> SHA-256 digest, from plain tokens or 'sha256:<hex>' entries."""
-    digests: dict[str, bytes] = {}
-    for name, token in tokens.items():
-        hashed = _SHA256.fullmatch(token)
-        if hashed:
-            digests[name] = bytes.fromhex(hashed.group(1))
-        elif token.lower().startswith("sha256:"):
-            raise SettingsError(f"{source}: token {name!r} must be 'sha256:' and 64 hex digits")
-        elif len(token) < MIN_TOKEN_CHARS or bearer_token(f"Bearer {token}") != token:
-            raise SettingsError(
-                f"{source}: token {name!r} must be at least {MIN_TOKEN_CHARS} characters of "
-                "A-Z a-z 0-9 - . _ ~ + / (make one with: openclaw-secure-stack token new NAME)"
-            )
-        else:
-            digests[name] = hashlib.sha256(token.encode()).digest()
-    return digests
 
 
 def bearer_token(value: str) -> str | None:
@@ -55,7 +28,7 @@ def bearer_token(value: str) -> str | None:
         return None
     token = rest.lstrip(" ")
     core = token.rstrip("=")
-    if not core or not _TOKEN_CHARS.issuperset(core):
+    if not core or not TOKEN_CHARS.issuperset(core):
         return None
     return token
 
@@ -67,28 +40,6 @@ class Auth:
     def __init__(self, digests: Mapping[str, bytes], exempt: frozenset[str] = EXEMPT_PATHS) -> None:
         self._digests = list(digests.items())
         self._exempt = exempt
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> Auth:
-        """Merge CLIENT_TOKENS and CLIENT_TOKENS_FILE; at least one token is required."""
-        digests = token_digests(settings.client_tokens, source="CLIENT_TOKENS")
-        if settings.client_tokens_file is not None:
-            source = f"CLIENT_TOKENS_FILE ({settings.client_tokens_file})"
-            try:
-                text = settings.client_tokens_file.read_text(encoding="utf-8")
-                from_file = parse_token_lines(text, source=source)
-            except (OSError, UnicodeDecodeError, ValueError) as exc:
-                raise SettingsError(f"{source}: {exc}") from None
-            for name, digest in token_digests(from_file, source=source).items():
-                if name in digests:
-                    raise SettingsError(f"{source}: token name {name!r} is also in CLIENT_TOKENS")
-                digests[name] = digest
-        if not digests:
-            raise SettingsError(
-                "CLIENT_TOKENS: no client tokens configured; set CLIENT_TOKENS=name:token or "
-                "CLIENT_TOKENS_FILE (make one with: openclaw-secure-stack token new NAME)"
-            )
-        return cls(digests)
 
     async def __call__(self, flow: Flow) -> None:
         headers = flow.request.headers

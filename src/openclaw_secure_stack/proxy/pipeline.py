@@ -6,7 +6,7 @@ import logging
 from collections.abc import Sequence
 
 from openclaw_secure_stack.audit.sink import AuditSink
-from openclaw_secure_stack.detect import load_classifier, load_detector
+from openclaw_secure_stack.detect import load_configured_detector
 from openclaw_secure_stack.proxy.audit import Audit, AuditGate, Intent
 from openclaw_secure_stack.proxy.auth import Auth
 from openclaw_secure_stack.proxy.flow import ClientGone, Flow, Reject, Response, Stage
@@ -17,39 +17,33 @@ from openclaw_secure_stack.proxy.sanitize import Sanitize
 from openclaw_secure_stack.proxy.scan_response import ScanResponse
 from openclaw_secure_stack.proxy.session import BindSession
 from openclaw_secure_stack.proxy.upstream import Upstream
-from openclaw_secure_stack.settings import Settings
+from openclaw_secure_stack.settings import ProxyConfig
 
 log = logging.getLogger(__name__)
 
 
-def default_stages(settings: Settings, audit: AuditSink, upstream: Upstream) -> list[Stage]:
+def default_stages(config: ProxyConfig, audit: AuditSink, upstream: Upstream) -> list[Stage]:
     """The pipeline, in order. Request stages first; `Intent` makes the audit record durable
     before `Forward` turns the request into the upstream's response; then response stages;
     `Audit` last so it sees the final outcome.
     Loading the detection rules and the classifier fails closed: a bad rules file or model
     raises `RulesError` (`ClassifierError` is one)."""
-    classifier = load_classifier(
-        settings.classifier_model_path,
-        settings.classifier_flag_threshold,
-        settings.classifier_reject_threshold,
-    )
-    detector = load_detector(
-        settings.prompt_rules_path, settings.indirect_rules_path, classifier=classifier
-    )
+    detection = config.detection
+    detector = load_configured_detector(detection)
     gate = AuditGate(audit)
     return [
-        Auth.from_settings(settings),
+        Auth(config.client_digests),
         Probes(upstream, gate),
-        Sanitize(detector, thread_threshold=settings.detect_thread_threshold_bytes),
-        Frames(detector, audit, upstream, thread_threshold=settings.detect_thread_threshold_bytes),
+        Sanitize(detector, thread_threshold=detection.thread_threshold_bytes),
+        Frames(detector, audit, upstream, thread_threshold=detection.thread_threshold_bytes),
         BindSession(),
         # Governance (later issue) goes here.
         Intent(gate),
         Forward(upstream),
         ScanResponse(
             detector,
-            thread_threshold=settings.detect_thread_threshold_bytes,
-            max_buffer=settings.response_scan_buffer_bytes,
+            thread_threshold=detection.thread_threshold_bytes,
+            max_buffer=detection.response_scan_buffer_bytes,
         ),
         Audit(gate),
     ]

@@ -12,48 +12,60 @@ from granian.http import HTTP1Settings
 
 from openclaw_secure_stack.audit.log import AuditLog
 from openclaw_secure_stack.proxy.app import ProxyApp, build_app
-from openclaw_secure_stack.settings import Settings
+from openclaw_secure_stack.settings import AuditConfig, ProxyConfig
 
 # Request heads larger than this get 431 from granian (its smallest buffer is 8 KiB + 4 KiB).
 MAX_HEAD_BYTES = 64 * 1024
 
 
-def check_settings(settings: Settings) -> None:
-    """Build the app once in the parent, so a bad setting, token, rules file or audit log stops
-    start-up with the cause named (SettingsError, RulesError, AuditLogError) before any worker
-    starts."""
-    audit = AuditLog.from_settings(settings)
+def audit_log(config: AuditConfig) -> AuditLog:
+    """The audit log handle; nothing is opened or created until its first check or write."""
+    return AuditLog(
+        config.path,
+        config.key,
+        config.rotate_bytes,
+        anchor_path=config.anchor_path,
+        fsync=config.fsync,
+    )
+
+
+def check_config(config: ProxyConfig) -> None:
+    """Build the app once in the parent, so a bad rules file, classifier or audit log stops
+    start-up with the cause named (RulesError, AuditLogError) before any worker starts. The
+    app is built first: only a usable configuration gets as far as creating the audit log."""
+    audit = audit_log(config.audit)
     try:
+        build_app(config, audit)
         audit.check()
-        build_app(settings, audit)
     finally:
         audit.close()
 
 
-def worker_app(settings: Settings) -> ProxyApp:
+def worker_app(config: ProxyConfig) -> ProxyApp:
     """One worker's app. Its first record says it (re)started and from which head, so a restart
     is never silent in the log."""
-    audit = AuditLog.from_settings(settings)
+    audit = audit_log(config.audit)
     audit.resume("proxy")
-    return build_app(settings, audit)
+    return build_app(config, audit)
 
 
-def serve(settings: Settings) -> None:
-    """Serve the proxy on PROXY_HOST:PROXY_PORT until SIGINT/SIGTERM. Raises SettingsError."""
-    check_settings(settings)
+def serve(config: ProxyConfig) -> None:
+    """Serve the proxy on PROXY_HOST:PROXY_PORT until SIGINT/SIGTERM. Raises RulesError or
+    AuditLogError for unusable files."""
+    check_config(config)
     server = Granian(
         target="openclaw_secure_stack.proxy.server:worker_app",
-        address=settings.proxy_host,
-        port=settings.proxy_port,
+        address=config.host,
+        port=config.port,
         interface=Interfaces.ASGI,
-        workers=settings.proxy_workers,
+        workers=config.workers,
         loop=Loops.uvloop,
         http=HTTPModes.http1,
         websockets=True,
         http1_settings=HTTP1Settings(
-            header_read_timeout=int(settings.client_timeout * 1000),
+            header_read_timeout=int(config.client_timeout * 1000),
             max_buffer_size=MAX_HEAD_BYTES,
         ),
         log_access=False,
     )
-    server.serve(target_loader=partial(worker_app, settings), wrap_loader=False)
+    server.serve(target_loader=partial(worker_app, config), wrap_loader=False)

@@ -11,24 +11,19 @@ import asyncio
 import aiohttp
 from yarl import URL
 
-from openclaw_secure_stack.settings import Settings, SettingsError
+from openclaw_secure_stack.settings import UpstreamConfig
 
 
 class Upstream:
-    def __init__(self, settings: Settings) -> None:
-        if settings.openclaw_gateway_token is None:
-            raise SettingsError(
-                "OPENCLAW_GATEWAY_TOKEN: not set; the proxy needs its own token for OpenClaw "
-                "(a random secret, also put in OpenClaw's gateway.auth.token)"
-            )
-        self.base_url = settings.upstream_url
-        self.gateway_token = settings.openclaw_gateway_token.get_secret_value()
+    def __init__(self, config: UpstreamConfig) -> None:
+        self.base_url = config.base_url
+        self.gateway_token = config.gateway_token
         self.authorization = f"Bearer {self.gateway_token}"
-        self.connect_timeout = settings.connect_timeout
-        self.read_timeout = settings.read_timeout
-        self.stream_read_timeout = settings.stream_read_timeout
-        self.max_message_bytes = settings.max_body_bytes
-        self._ready_url = URL(self.base_url + settings.upstream_ready_path)
+        self.connect_timeout = config.connect_timeout
+        self.read_timeout = config.read_timeout
+        self.stream_read_timeout = config.stream_read_timeout
+        self.max_message_bytes = config.max_message_bytes
+        self._ready_url = URL(self.base_url + config.ready_path)
         self._session: aiohttp.ClientSession | None = None
 
     @property

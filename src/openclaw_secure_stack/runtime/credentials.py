@@ -11,10 +11,16 @@ from __future__ import annotations
 import os
 import secrets
 import stat
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from openclaw_secure_stack.settings import Settings, parse_token_lines
+from openclaw_secure_stack.settings import (
+    Settings,
+    gateway_token_holder,
+    parse_token_lines,
+    token_digests,
+)
 
 LOCAL_CLIENT = "local"
 
@@ -86,24 +92,29 @@ def prepare_credentials(settings: Settings) -> Credentials:
         if audit is not None
         else load_or_create_secret(directory / "audit-key", secrets.token_hex(32))
     )
-    if settings.client_tokens or settings.client_tokens_file is not None:
-        refuse_gateway_token_for_clients(gateway_token, settings.client_tokens, "CLIENT_TOKENS")
+    if settings.client_digests:
+        refuse_gateway_token_for_clients(
+            gateway_token, settings.client_digests, "CLIENT_TOKENS / CLIENT_TOKENS_FILE"
+        )
         return Credentials(gateway_token, audit_key, None, None)
     tokens_file = directory / "client-tokens"
     content = load_or_create_secret(tokens_file, f"{LOCAL_CLIENT}:{new_token()}")
     try:
         tokens = parse_token_lines(content, source=str(tokens_file))
+        digests = token_digests(tokens, source=str(tokens_file))
     except ValueError as exc:
         raise CredentialError(f"{exc}: fix the file or delete it to generate a new token") from exc
-    refuse_gateway_token_for_clients(gateway_token, tokens, str(tokens_file))
+    refuse_gateway_token_for_clients(gateway_token, digests, str(tokens_file))
     return Credentials(gateway_token, audit_key, tokens_file, tokens.get(LOCAL_CLIENT))
 
 
 def refuse_gateway_token_for_clients(
-    gateway_token: str, client_tokens: dict[str, str], source: str
+    gateway_token: str, client_digests: Mapping[str, bytes], source: str
 ) -> None:
-    if gateway_token in client_tokens.values():
+    """Plain and `sha256:` client entries alike are compared by digest."""
+    holder = gateway_token_holder(gateway_token, client_digests)
+    if holder is not None:
         raise CredentialError(
-            "a client token equals the gateway token: clients must never hold the gateway "
-            f"token; change one of them ({source})"
+            f"the client token {holder!r} equals the gateway token: clients must never hold "
+            f"the gateway token; change one of them ({source})"
         )

@@ -7,8 +7,8 @@ import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from pathlib import Path
 
+from openclaw_secure_stack.detect import RulesError, load_configured_detector
 from openclaw_secure_stack.runtime.credentials import secrets_dir
 from openclaw_secure_stack.runtime.install import find_install, pinned_version
 from openclaw_secure_stack.runtime.node import (
@@ -22,11 +22,12 @@ from openclaw_secure_stack.runtime.stack import (
     StackError,
     gateway_paths,
     install_root,
+    load_quarantine_list,
     port_in_use,
     prompt_guard_plugin,
     read_state,
 )
-from openclaw_secure_stack.settings import Settings
+from openclaw_secure_stack.settings import DetectionConfig, Settings, SettingsError
 
 
 class Status(StrEnum):
@@ -139,22 +140,51 @@ def check_data_dir(settings: Settings) -> list[Check]:
     return checks
 
 
-def check_json_file(name: str, path: Path, setting: str) -> Check:
-    try:
-        json.loads(path.resolve().read_text(encoding="utf-8"))
-    except OSError as exc:
-        return Check(name, Status.failed, f"cannot read {path}: {exc.strerror}", f"set {setting}")
-    except ValueError as exc:
-        return Check(name, Status.failed, f"{path} is not valid JSON: {exc}", f"fix {path}")
-    return Check(name, Status.passed, str(path.resolve()))
+@dataclass(frozen=True)
+class Loader:
+    """One of the files `serve` and `up` load at start-up, with the variables that name it.
+    `doctor` runs these same loaders, so it cannot pass while start-up would fail."""
+
+    name: str
+    variables: str
+    load: Callable[[], str]  # what was loaded, in one line
 
 
-def check_plugin(settings: Settings) -> Check:
+def _load_detection(detection: DetectionConfig) -> str:
+    load_configured_detector(detection)
+    return f"{detection.prompt_rules}, {detection.indirect_rules}, {detection.classifier_model}"
+
+
+def startup_loaders(settings: Settings) -> list[Loader]:
+    detection = settings.detection_config()
+    return [
+        Loader(
+            "detection rules and classifier",
+            "PROMPT_RULES_PATH, INDIRECT_RULES_PATH, CLASSIFIER_MODEL_PATH",
+            lambda: _load_detection(detection),
+        ),
+        Loader(
+            "prompt-guard plugin",
+            "PROMPT_GUARD_DIR",
+            lambda: str(prompt_guard_plugin(settings).path),
+        ),
+        Loader(
+            "quarantine list",
+            "QUARANTINE_LIST_PATH",
+            lambda: (
+                f"{settings.quarantine_list_path} "
+                f"({load_quarantine_list(settings, find_node())} entries)"
+            ),
+        ),
+    ]
+
+
+def check_loader(loader: Loader) -> Check:
     try:
-        plugin = prompt_guard_plugin(settings)
-    except StackError as exc:
-        return Check("prompt-guard plugin", Status.failed, str(exc), "set PROMPT_GUARD_DIR")
-    return Check("prompt-guard plugin", Status.passed, str(plugin.path))
+        detail = loader.load()
+    except (RulesError, SettingsError, StackError, NodeError) as exc:
+        return Check(loader.name, Status.failed, str(exc), f"fix or unset {loader.variables}")
+    return Check(loader.name, Status.passed, detail)
 
 
 def check_model(settings: Settings) -> Check:
@@ -200,18 +230,12 @@ def run_checks(settings: Settings) -> list[Check]:
     single: list[Callable[[], Check]] = [
         check_node,
         lambda: check_install(settings),
-        lambda: check_plugin(settings),
-        lambda: check_json_file(
-            "injection rules", settings.indirect_rules_path, "INDIRECT_RULES_PATH"
-        ),
-        lambda: check_json_file(
-            "quarantine list", settings.quarantine_list_path, "QUARANTINE_LIST_PATH"
-        ),
         lambda: check_model(settings),
         lambda: check_gateway_config(settings),
     ]
     return [
         *(check() for check in single),
+        *(check_loader(loader) for loader in startup_loaders(settings)),
         *check_ports(settings),
         *check_data_dir(settings),
     ]

@@ -15,6 +15,7 @@ import fcntl
 import json
 import os
 import socket
+import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, replace
@@ -44,7 +45,7 @@ from openclaw_secure_stack.runtime.node import (
     require_supported_node,
 )
 from openclaw_secure_stack.runtime.supervisor import ChildSpec, Supervisor
-from openclaw_secure_stack.settings import Settings
+from openclaw_secure_stack.settings import Settings, SettingsError
 
 PROMPT_GUARD_ID = "prompt-guard"
 GATEWAY_READY_TIMEOUT = 120.0
@@ -158,20 +159,50 @@ def probe_host(host: str) -> str:
 
 def prompt_guard_plugin(settings: Settings) -> PluginSpec:
     """The prompt-guard plugin with absolute paths to its rules and quarantine list."""
-    directory = settings.prompt_guard_dir.resolve()
-    if not (directory / "openclaw.plugin.json").is_file():
-        raise StackError(
-            f"PROMPT_GUARD_DIR: {directory} is not the prompt-guard plugin (no "
-            "openclaw.plugin.json); run from the repository root or set PROMPT_GUARD_DIR"
-        )
     return PluginSpec(
         PROMPT_GUARD_ID,
-        directory,
+        settings.prompt_guard_dir.resolve(),
         {
             "rulesPath": str(settings.indirect_rules_path.resolve()),
             "quarantinePath": str(settings.quarantine_list_path.resolve()),
         },
     )
+
+
+# The plugin's own parser checks the list, so `up` and `doctor` refuse exactly what it refuses.
+_QUARANTINE_CHECK = """
+import { readFileSync } from "node:fs";
+import { pathToFileURL } from "node:url";
+const [plugin, list] = process.argv.slice(1);
+try {
+  const { Quarantine } = await import(pathToFileURL(`${plugin}/src/quarantine.ts`).href);
+  const parsed = Quarantine.parse(JSON.parse(readFileSync(list, "utf8")));
+  process.stdout.write(JSON.stringify({ entries: parsed.entries.length }));
+} catch (error) {
+  const message = error instanceof Error ? error.message : `${error}`;
+  process.stdout.write(JSON.stringify({ error: message }));
+}
+"""
+
+
+def load_quarantine_list(settings: Settings, node: NodeRuntime) -> int:
+    """How many entries the quarantine list holds, as the prompt-guard plugin parses it; a list
+    the plugin would refuse is a SettingsError naming QUARANTINE_LIST_PATH."""
+    plugin, path = prompt_guard_plugin(settings).path, settings.quarantine_list_path
+    argv = [str(node.node), "--input-type=module", "-e", _QUARANTINE_CHECK, str(plugin), str(path)]
+    try:
+        completed = subprocess.run(  # noqa: S603 - our own node and script, no shell
+            argv, capture_output=True, text=True, timeout=30, check=False
+        )
+        result = json.loads(completed.stdout)
+    except (OSError, subprocess.TimeoutExpired, ValueError) as exc:
+        raise StackError(f"cannot run the plugin's quarantine list parser: {exc}") from exc
+    if "error" in result:
+        raise SettingsError(
+            f"QUARANTINE_LIST_PATH: {path}: {result['error']} (fix it, or unset the variable for "
+            "the packaged empty list)"
+        )
+    return int(result["entries"])
 
 
 def model_provider(settings: Settings, fallback_url: str) -> ModelProvider:

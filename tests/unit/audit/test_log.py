@@ -25,7 +25,6 @@ from openclaw_secure_stack.audit.redact import REDACTED
 from openclaw_secure_stack.audit.sink import AuditEvent
 from openclaw_secure_stack.audit.testing import TEST_KEY, UNLIMITED
 from openclaw_secure_stack.audit.verify import verify_chain
-from openclaw_secure_stack.settings import SettingsError, load_settings
 
 RFC3339_UTC = re2.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
 
@@ -248,16 +247,6 @@ def test_short_key_is_refused(tmp_path):
     """A key shorter than 32 bytes is a ValueError at construction."""
     with pytest.raises(ValueError, match="at least 32 bytes"):
         AuditLog(tmp_path / "audit.jsonl", b"short", UNLIMITED)
-
-
-def test_from_settings_needs_audit_key(tmp_path):
-    """from_settings without AUDIT_KEY raises SettingsError naming the setting and the fix."""
-    settings = load_settings(audit_log_path=tmp_path / "a.jsonl", audit_key=None)
-    with pytest.raises(SettingsError, match=r"AUDIT_KEY: not set.*openssl rand -hex 32"):
-        AuditLog.from_settings(settings)
-    configured = load_settings(audit_log_path=tmp_path / "a.jsonl", audit_key="k" * 32)
-    AuditLog.from_settings(configured).write(event())
-    assert read(tmp_path / "a.jsonl")[0]["seq"] == 1
 
 
 def test_last_lines_skips_partial_and_reaches_back(tmp_path):

@@ -29,7 +29,8 @@ def _environment(no_stack_settings: None, monkeypatch: pytest.MonkeyPatch, tmp_p
 
 def serve(**environment: str) -> tuple[int, str]:
     result = CliRunner().invoke(app, ["serve"], env=environment)
-    return result.exit_code, result.output + (result.stderr if result.stderr_bytes else "")
+    # `output` holds what went to stdout and stderr, in order.
+    return result.exit_code, result.output
 
 
 @pytest.mark.parametrize(
@@ -79,3 +80,57 @@ def test_help_explains_what_is_needed() -> None:
     assert result.exit_code == 0
     for name in ("OPENCLAW_GATEWAY_TOKEN", "CLIENT_TOKENS", "AUDIT_KEY"):
         assert name in result.output
+
+
+def _broken_inputs(inputs: Path) -> dict[str, dict[str, str | None]]:
+    inputs.mkdir()
+    (inputs / "rules.json").write_text("{")
+    (inputs / "model.json").write_text('{"version": 1}')
+    (inputs / "tokens").write_text(f"bob:{TEST_GATEWAY_TOKEN}\n")
+    return {
+        "prompt rules": {"PROMPT_RULES_PATH": str(inputs / "rules.json")},
+        "indirect rules": {"INDIRECT_RULES_PATH": str(inputs / "rules.json")},
+        "classifier model": {"CLASSIFIER_MODEL_PATH": str(inputs / "model.json")},
+        "audit key": {"AUDIT_KEY": None},
+        "gateway token in the tokens file": {"CLIENT_TOKENS_FILE": str(inputs / "tokens")},
+    }
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        "prompt rules",
+        "indirect rules",
+        "classifier model",
+        "audit key",
+        "gateway token in the tokens file",
+    ],
+)
+def test_a_refused_start_writes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: str
+) -> None:
+    """With the default AUDIT_LOG_PATH (under the working directory), a configuration that
+    cannot be used exits 2 with one error, and no `.oss-data/` or anything else is created."""
+    change = _broken_inputs(tmp_path / "inputs")[case]
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    monkeypatch.chdir(run_dir)
+    monkeypatch.delenv("AUDIT_LOG_PATH")
+    environment = {key: value for key, value in {**GOOD, **change}.items() if value is not None}
+    code, output = serve(**environment)
+    assert code == 2, output
+    assert output.count("error:") == 1, output
+    assert list(run_dir.iterdir()) == []
+
+
+def test_a_usable_configuration_gets_as_far_as_the_audit_log(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same run with good files reaches the audit log check: a broken log is named."""
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    monkeypatch.chdir(run_dir)
+    (run_dir / "log-is-a-file").write_text("x")
+    code, output = serve(**GOOD, AUDIT_LOG_PATH=str(run_dir / "log-is-a-file" / "audit.jsonl"))
+    assert code == 2
+    assert "audit log" in output and "log-is-a-file" in output

@@ -46,8 +46,9 @@ def test_json_output_is_consistent_and_random():
 def test_settings_accept_the_printed_entries():
     """Both printed entries parse as CLIENT_TOKENS, also appended to an existing list."""
     document = json.loads(new_token("alice", "--format", "json").stdout)
-    settings = load_settings(client_tokens=f"bob:x,{document['hashed_entry']}")
-    assert settings.client_tokens == {"bob": "x", "alice": hashed_token(document["token"])}
+    bob = "bob-token-0123456789"
+    settings = load_settings(client_tokens=f"bob:{bob},{document['hashed_entry']}")
+    assert settings.client_tokens == {"bob": bob, "alice": hashed_token(document["token"])}
     assert load_settings(client_tokens=document["entry"]).client_tokens == {
         "alice": document["token"]
     }

@@ -10,7 +10,6 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
-from openclaw_secure_stack import resources
 from openclaw_secure_stack.cli.main import app
 from openclaw_secure_stack.cli.up import banner
 from openclaw_secure_stack.runtime.stack import RunState, owner_lock, state_path
@@ -20,16 +19,14 @@ REPO = Path(__file__).resolve().parents[3]
 
 @pytest.fixture(autouse=True)
 def _environment(no_stack_settings: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """A data dir in tmp_path and the repository's config files."""
+    """A data dir in tmp_path; the packaged rules, plugin and quarantine list."""
     monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("PROMPT_GUARD_DIR", str(resources.PROMPT_GUARD_PLUGIN))
-    monkeypatch.setenv("INDIRECT_RULES_PATH", str(resources.INDIRECT_RULES))
-    monkeypatch.setenv("QUARANTINE_LIST_PATH", str(resources.QUARANTINE_LIST))
 
 
 def invoke(*args: str, **env: str) -> tuple[int, str]:
     result = CliRunner().invoke(app, list(args), env=env)
-    return result.exit_code, result.output + (result.stderr if result.stderr_bytes else "")
+    # `output` holds what went to stdout and stderr, in order.
+    return result.exit_code, result.output
 
 
 def test_status_when_nothing_runs_exits_1(tmp_path: Path) -> None:
@@ -125,3 +122,39 @@ def test_banner_token_and_curl_line_survive_a_narrow_terminal() -> None:
     assert curl.endswith(
         """-d '{"model":"openclaw","messages":[{"role":"user","content":"hello"}]}'"""
     )
+
+
+def _broken(tmp_path: Path) -> dict[str, dict[str, str]]:
+    inputs = tmp_path / "inputs"
+    inputs.mkdir()
+    (inputs / "rules.json").write_text('{"schema": 1, "rules": "none"}')
+    (inputs / "quarantine.json").write_text('{"schema": 1, "entries": [{"kind": "tool"}]}')
+    return {
+        "PROMPT_RULES_PATH": {"PROMPT_RULES_PATH": str(inputs / "rules.json")},
+        "QUARANTINE_LIST_PATH": {"QUARANTINE_LIST_PATH": str(inputs / "quarantine.json")},
+        "PROXY_PORT": {"PROXY_PORT": "http"},
+        "CLIENT_TOKENS": {"CLIENT_TOKENS": "alice"},
+    }
+
+
+@pytest.mark.parametrize(
+    "variable", ["PROMPT_RULES_PATH", "QUARANTINE_LIST_PATH", "PROXY_PORT", "CLIENT_TOKENS"]
+)
+def test_up_refuses_unusable_configuration_before_creating_anything(
+    tmp_path: Path, variable: str
+) -> None:
+    """`up` runs the start-up loaders first: exit 2, one error naming the variable or file, and
+    no data dir, secrets or install."""
+    code, output = invoke("up", **_broken(tmp_path)[variable])
+    assert code == 2, output
+    assert output.count("error:") == 1
+    assert variable in output or str(tmp_path / "inputs") in output
+    assert not (tmp_path / "data").exists()
+
+
+@pytest.mark.parametrize("command", [["doctor"], ["status"], ["audit", "verify"], ["detect"]])
+def test_every_command_reports_configuration_errors_the_same_way(command: list[str]) -> None:
+    """One handler: any command given an unusable setting exits 2 with the variable named."""
+    code, output = invoke(*command, AUDIT_ROTATE_BYTES="tiny")
+    assert code == 2
+    assert output.startswith("error: invalid configuration:\n  AUDIT_ROTATE_BYTES: ")

@@ -6,6 +6,7 @@ import hashlib
 import json
 import math
 import shutil
+from dataclasses import replace
 from pathlib import Path
 from unittest import mock
 
@@ -35,7 +36,11 @@ from openclaw_secure_stack.detect.classifier import (
 )
 from openclaw_secure_stack.detect.engine import ORDER
 from openclaw_secure_stack.proxy.pipeline import default_stages
-from openclaw_secure_stack.proxy.testing import TEST_CLIENT_TOKENS, TEST_GATEWAY_TOKEN
+from openclaw_secure_stack.proxy.testing import (
+    TEST_AUDIT_KEY,
+    TEST_CLIENT_TOKENS,
+    TEST_GATEWAY_TOKEN,
+)
 from openclaw_secure_stack.proxy.upstream import Upstream
 from openclaw_secure_stack.settings import Settings
 
@@ -384,7 +389,11 @@ def test_the_proxy_refuses_to_start_without_its_model(tmp_path: Path) -> None:
         _env_file=None,
         openclaw_gateway_token=TEST_GATEWAY_TOKEN,
         client_tokens=",".join(f"{k}:{v}" for k, v in TEST_CLIENT_TOKENS.items()),
-        classifier_model_path=tmp_path / "missing-model.json",
+        audit_key=TEST_AUDIT_KEY,
     )
+    config = settings.proxy_config()
+    detection = replace(config.detection, classifier_model=tmp_path / "missing-model.json")
     with pytest.raises(RulesError, match=r"missing-model\.json"):
-        default_stages(settings, CapturingSink(), Upstream(settings))
+        default_stages(
+            replace(config, detection=detection), CapturingSink(), Upstream(config.upstream)
+        )

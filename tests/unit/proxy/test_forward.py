@@ -115,7 +115,7 @@ async def test_forwards_exact_path_query_and_body(
 ) -> None:
     """OpenClaw receives the authorized path and query byte for byte, the body, and the
     gateway token instead of the client's."""
-    client = Upstream(settings)
+    client = Upstream(settings.upstream_config())
     flow = make_flow("/v1/caf%C3%A9/x:y", headers=CLIENT_HEADERS, body=[b'{"a":', b"1}"])
     flow.request.query = "q=%2F..&b=1"
     await Forward(client)(await intended(flow))
@@ -136,7 +136,7 @@ async def test_replaced_body_is_forwarded_with_its_length(
     settings: Settings, upstream: RecordingUpstream
 ) -> None:
     """A sanitizer's replacement body is what OpenClaw gets, with a fresh Content-Length."""
-    client = Upstream(settings)
+    client = Upstream(settings.upstream_config())
     flow = make_flow(body=[b"original body"])
     await flow.request.body.read()
     flow.request.body.replace(b"clean")
@@ -150,7 +150,9 @@ async def test_replaced_body_is_forwarded_with_its_length(
 
 async def test_upstream_down_is_502(settings: Settings) -> None:
     """A refused connection is 502 upstream_unavailable."""
-    client = Upstream(settings.model_copy(update={"upstream_url": "http://127.0.0.1:9"}))
+    client = Upstream(
+        settings.model_copy(update={"upstream_url": "http://127.0.0.1:9"}).upstream_config()
+    )
     with pytest.raises(Reject) as caught:
         await Forward(client)(await intended(make_flow(method="GET")))
     await client.close()
@@ -163,7 +165,7 @@ async def test_without_a_recorded_intent_nothing_is_sent(
 ) -> None:
     """Forward refuses (fails closed) a flow whose intent was not recorded, even with the body
     read: a mis-ordered pipeline cannot send anything upstream unaudited."""
-    client = Upstream(settings)
+    client = Upstream(settings.upstream_config())
     flow = make_flow(body=[b'{"a":1}'])
     if read:
         await flow.request.body.read()
@@ -175,7 +177,7 @@ async def test_without_a_recorded_intent_nothing_is_sent(
 
 async def test_streamed_reply_arrives_chunk_by_chunk(settings: Settings) -> None:
     """An SSE reply is handed on as separate chunks, ending with [DONE]."""
-    client = Upstream(settings)
+    client = Upstream(settings.upstream_config())
     flow = make_flow("/sse", method="GET")
     flow.request.query = "n=3&gap=0.05"
     await Forward(client)(await intended(flow))
@@ -190,7 +192,7 @@ async def test_streamed_reply_arrives_chunk_by_chunk(settings: Settings) -> None
 
 async def test_upstream_slower_than_read_timeout_is_504(settings: Settings) -> None:
     """No response head within READ_TIMEOUT is 504 upstream_timeout."""
-    client = Upstream(settings.model_copy(update={"read_timeout": 0.2}))
+    client = Upstream(settings.model_copy(update={"read_timeout": 0.2}).upstream_config())
     flow = make_flow("/slow", method="GET")
     flow.request.query = "delay=2"
     with pytest.raises(Reject) as caught:
@@ -201,7 +203,7 @@ async def test_upstream_slower_than_read_timeout_is_504(settings: Settings) -> N
 
 async def test_stream_silent_longer_than_stream_read_timeout_is_cut(settings: Settings) -> None:
     """A stream that goes quiet for STREAM_READ_TIMEOUT ends with 504 upstream_timeout."""
-    client = Upstream(settings.model_copy(update={"stream_read_timeout": 0.3}))
+    client = Upstream(settings.model_copy(update={"stream_read_timeout": 0.3}).upstream_config())
     flow = make_flow("/hold", method="GET")
     flow.request.query = "n=1"
     await Forward(client)(await intended(flow))

@@ -7,7 +7,12 @@ from typing import ClassVar
 from openclaw_secure_stack.audit.sink import CapturingSink
 from openclaw_secure_stack.proxy.flow import ClientGone, Flow, Reject, Response
 from openclaw_secure_stack.proxy.pipeline import default_stages, run_stages
-from openclaw_secure_stack.proxy.testing import TEST_CLIENT_TOKENS, TEST_GATEWAY_TOKEN, make_flow
+from openclaw_secure_stack.proxy.testing import (
+    TEST_AUDIT_KEY,
+    TEST_CLIENT_TOKENS,
+    TEST_GATEWAY_TOKEN,
+    make_flow,
+)
 from openclaw_secure_stack.proxy.upstream import Upstream
 from openclaw_secure_stack.settings import Settings
 
@@ -42,8 +47,10 @@ def test_default_stages_are_in_pipeline_order() -> None:
         _env_file=None,
         openclaw_gateway_token=TEST_GATEWAY_TOKEN,
         client_tokens=",".join(f"{k}:{v}" for k, v in TEST_CLIENT_TOKENS.items()),
+        audit_key=TEST_AUDIT_KEY,
     )
-    stages = default_stages(settings, CapturingSink(), Upstream(settings))
+    config = settings.proxy_config()
+    stages = default_stages(config, CapturingSink(), Upstream(config.upstream))
     assert [stage.name for stage in stages] == [
         "auth",
         "probes",

@@ -69,7 +69,13 @@ class LateHeader:
 
 def app_with(settings: Settings, *stages: Stage) -> tuple[ProxyApp, CapturingSink]:
     sink = CapturingSink()
-    return ProxyApp(settings, [*stages, Audit(sink)], Upstream(settings)), sink
+    app = ProxyApp(
+        [*stages, Audit(sink)],
+        Upstream(settings.upstream_config()),
+        max_body=settings.max_body_bytes,
+        client_timeout=settings.client_timeout,
+    )
+    return app, sink
 
 
 async def call(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import stat
 from pathlib import Path
 
@@ -75,9 +76,15 @@ def test_an_empty_secret_file_is_an_error_with_the_fix(tmp_path: Path) -> None:
         prepare_credentials(settings_for(tmp_path))
 
 
-def test_a_configured_client_token_equal_to_the_gateway_token_is_refused(tmp_path: Path) -> None:
-    """The same rule holds for CLIENT_TOKENS from the environment."""
-    with pytest.raises(CredentialError, match="CLIENT_TOKENS"):
-        prepare_credentials(
-            settings_for(tmp_path, openclaw_gateway_token="s" * 40, client_tokens="bob:" + "s" * 40)
-        )
+@pytest.mark.parametrize("entry", ["plain", "sha256"])
+def test_a_configured_client_token_equal_to_the_stored_gateway_token_is_refused(
+    tmp_path: Path, entry: str
+) -> None:
+    """A CLIENT_TOKENS entry (plain or sha256:) equal to the gateway token `up` generated earlier
+    is refused: the comparison is by digest."""
+    gateway = prepare_credentials(settings_for(tmp_path)).gateway_token
+    value = (
+        gateway if entry == "plain" else "sha256:" + hashlib.sha256(gateway.encode()).hexdigest()
+    )
+    with pytest.raises(CredentialError, match="'bob' equals the gateway token"):
+        prepare_credentials(settings_for(tmp_path, client_tokens=f"bob:{value}"))

@@ -3,24 +3,33 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
+import pytest
+
 from openclaw_secure_stack import resources
+from openclaw_secure_stack.audit.sink import CapturingSink
+from openclaw_secure_stack.detect import RulesError
+from openclaw_secure_stack.proxy.app import build_app
+from openclaw_secure_stack.proxy.testing import (
+    TEST_AUDIT_KEY,
+    TEST_CLIENT_TOKENS,
+    TEST_GATEWAY_TOKEN,
+)
 from openclaw_secure_stack.runtime.doctor import (
     Status,
     check_data_dir,
     check_gateway_config,
     check_install,
-    check_json_file,
+    check_loader,
     check_model,
     check_node,
-    check_plugin,
     run_checks,
+    startup_loaders,
 )
 from openclaw_secure_stack.runtime.gateway_config import GatewayPaths
-from openclaw_secure_stack.settings import Settings
-
-REPO = Path(__file__).resolve().parents[3]
+from openclaw_secure_stack.settings import Settings, SettingsError
 
 
 def settings_for(tmp_path: Path, **values: object) -> Settings:
@@ -64,27 +73,108 @@ def test_a_gateway_config_not_on_loopback_fails(tmp_path: Path) -> None:
     assert "not bound to loopback" in check.detail and "no gateway token" in check.detail
 
 
-def test_unreadable_or_invalid_json_fails(tmp_path: Path) -> None:
-    """A missing file names the setting; a broken one names the file."""
-    missing = check_json_file("rules", tmp_path / "missing.json", "INDIRECT_RULES_PATH")
-    broken_path = tmp_path / "broken.json"
-    broken_path.write_text("{")
-    broken = check_json_file("rules", broken_path, "INDIRECT_RULES_PATH")
-    assert (missing.status, missing.fix) == (Status.failed, "set INDIRECT_RULES_PATH")
-    assert broken.status is Status.failed and "not valid JSON" in broken.detail
-
-
 def test_no_model_is_a_warning_not_a_failure(tmp_path: Path) -> None:
     """`up` works without a model, so doctor warns and says what to set."""
     check = check_model(settings_for(tmp_path))
     assert check.status is Status.warning and "MODEL_BASE_URL" in check.fix
 
 
-def test_the_repository_plugin_passes_and_a_wrong_folder_fails(tmp_path: Path) -> None:
-    """PROMPT_GUARD_DIR must hold openclaw.plugin.json."""
-    good = settings_for(tmp_path, prompt_guard_dir=resources.PROMPT_GUARD_PLUGIN)
-    assert check_plugin(good).status is Status.passed
-    assert check_plugin(settings_for(tmp_path, prompt_guard_dir=tmp_path)).status is Status.failed
+def test_the_packaged_files_pass_every_start_up_loader(tmp_path: Path) -> None:
+    """The shipped rules, classifier, plugin and quarantine list load as start-up loads them."""
+    checks = [check_loader(loader) for loader in startup_loaders(settings_for(tmp_path))]
+    assert [(check.name, check.status) for check in checks] == [
+        ("detection rules and classifier", Status.passed),
+        ("prompt-guard plugin", Status.passed),
+        ("quarantine list", Status.passed),
+    ]
+    assert checks[2].detail.endswith("(0 entries)")
+
+
+def _broken_model(tmp_path: Path) -> Path:
+    model = tmp_path / "model"
+    shutil.copytree(resources.CLASSIFIER_MODEL.parent, model)
+    manifest = json.loads((model / "model.json").read_text())
+    manifest["hash_bits"] = 3
+    (model / "model.json").write_text(json.dumps(manifest))
+    return model / "model.json"
+
+
+def _rules_with(pattern: str) -> str:
+    rules = json.loads(resources.PROMPT_RULES.read_text())
+    rules["rules"][0]["patterns"] = [pattern]
+    return json.dumps(rules)
+
+
+BROKEN_DETECTION = {
+    "prompt rules not JSON": ("PROMPT_RULES_PATH", "{"),
+    "prompt rule with a bad regex": ("PROMPT_RULES_PATH", _rules_with("(unclosed")),
+    "indirect rules of the wrong schema": ("INDIRECT_RULES_PATH", '{"schema": 2, "rules": []}'),
+    "indirect rules empty": ("INDIRECT_RULES_PATH", ""),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BROKEN_DETECTION))
+def test_doctor_fails_where_serve_fails_on_rules(tmp_path: Path, case: str) -> None:
+    """A rules file that exists but cannot be loaded fails doctor and stops `serve` alike."""
+    variable, content = BROKEN_DETECTION[case]
+    path = tmp_path / "rules.json"
+    path.write_text(content)
+    _assert_doctor_and_serve_refuse(tmp_path, **{variable.lower(): path})
+
+
+def test_doctor_fails_where_serve_fails_on_the_model(tmp_path: Path) -> None:
+    """A classifier manifest that does not match its weights fails doctor and `serve` alike."""
+    _assert_doctor_and_serve_refuse(tmp_path, classifier_model_path=_broken_model(tmp_path))
+
+
+def _assert_doctor_and_serve_refuse(tmp_path: Path, **values: object) -> None:
+    settings = settings_for(
+        tmp_path,
+        openclaw_gateway_token=TEST_GATEWAY_TOKEN,
+        client_tokens=f"alice:{TEST_CLIENT_TOKENS['alice']}",
+        audit_key=TEST_AUDIT_KEY,
+        **values,
+    )
+    (check,) = [
+        check_loader(loader)
+        for loader in startup_loaders(settings)
+        if loader.name == "detection rules and classifier"
+    ]
+    assert check.status is Status.failed
+    (variable,) = [name.upper() for name in values]
+    assert variable in check.fix
+    with pytest.raises(RulesError):
+        build_app(settings.proxy_config(), CapturingSink())
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        ("{", "JSON"),
+        ('{"schema": 2, "entries": []}', "schema must be 1"),
+        ('{"schema": 1}', "list of entries"),
+        ('{"schema": 1, "entries": [{"kind": "tool", "name": "exec"}]}', "reason is required"),
+        ('{"schema": 1, "entries": [{"kind": "app", "name": "x", "reason": "y"}]}', "kind"),
+        (
+            '{"schema": 1, "entries": [{"kind": "tool", "name": "x", "reason": "y", "z": 1}]}',
+            "unknown keys",
+        ),
+    ],
+)
+def test_a_quarantine_list_the_plugin_refuses_fails_doctor_and_up(
+    tmp_path: Path, content: str, reason: str
+) -> None:
+    """The list is checked by the plugin's own parser: what it would refuse, doctor and `up`
+    refuse, naming QUARANTINE_LIST_PATH."""
+    path = tmp_path / "quarantine.json"
+    path.write_text(content)
+    settings = settings_for(tmp_path, quarantine_list_path=path)
+    (loader,) = [loader for loader in startup_loaders(settings) if loader.name == "quarantine list"]
+    check = check_loader(loader)
+    assert check.status is Status.failed and "QUARANTINE_LIST_PATH" in check.fix
+    assert reason in check.detail
+    with pytest.raises(SettingsError, match=r"^QUARANTINE_LIST_PATH: "):
+        loader.load()
 
 
 def test_every_check_has_a_fix_when_it_fails(tmp_path: Path) -> None:
