@@ -183,12 +183,12 @@ def missing_dependencies(project: Path) -> list[str]:
 def plugin_hash(source: Path) -> str:
     """SHA-256 over a plugin folder's file names and contents, its node_modules left out."""
     digest = hashlib.sha256()
-    files = sorted(
-        path
-        for path in source.rglob("*")
-        if path.is_file() and "node_modules" not in path.relative_to(source).parts
-    )
-    for path in files:
+    files: list[Path] = []
+    for directory, subdirectories, names in os.walk(source):
+        # Never descend into node_modules: a developer's install may be changing under us.
+        subdirectories[:] = [name for name in subdirectories if name != "node_modules"]
+        files += [Path(directory, name) for name in names]
+    for path in sorted(files):
         data = path.read_bytes()
         digest.update(f"{path.relative_to(source).as_posix()}\0{len(data)}\0".encode())
         digest.update(data)

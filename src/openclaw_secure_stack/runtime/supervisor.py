@@ -136,6 +136,11 @@ class Supervisor:
     def pid(self) -> int | None:
         return self._tracked.process.pid if self._tracked else None
 
+    @property
+    def family(self) -> list[int]:
+        """The child's descendants as `watch()` last recorded them (killed after a crash)."""
+        return list(self._tracked.family) if self._tracked else []
+
     async def start(self) -> None:
         """Spawn the child and wait for its ready URL; raise `ChildStartError` if it never is."""
         self.spec.log_path.parent.mkdir(parents=True, exist_ok=True)

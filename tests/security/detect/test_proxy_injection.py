@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -169,9 +170,11 @@ async def test_injection_split_across_sse_chunks_is_reported(proxy: str, data_di
     assert status == 200
     text = body.decode()
     assert text.index("data: [DONE]") < text.index(": oss-response-findings OSS-IND-001")
-    await asyncio.sleep(0.2)
-    streams = [r for r in audit_records(data_dir) if r["event"] == "proxy.stream"]
-    assert streams
+    deadline = time.monotonic() + 5
+    # The stream's record is written as the stream ends, after the client got its last byte.
+    while not (streams := [r for r in audit_records(data_dir) if r["event"] == "proxy.stream"]):
+        assert time.monotonic() < deadline, "no proxy.stream audit record"
+        await asyncio.sleep(0.02)
     assert streams[-1]["outcome"] == "flagged"
 
 

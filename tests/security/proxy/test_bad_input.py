@@ -159,9 +159,16 @@ def test_malformed_content_length_is_400(
 
 
 def trickle(
-    port: int, head: bytes, drip: bytes, *, interval: float, limit: float
+    port: int,
+    head: bytes,
+    drip: bytes,
+    *,
+    interval: float,
+    limit: float,
+    dripping: threading.Event | None = None,
 ) -> tuple[float, bytes]:
-    """Send `head`, then `drip` one byte per `interval` until the server answers or closes.
+    """Send `head`, then `drip` one byte per `interval` until the server answers or closes;
+    `dripping` is set once the first byte of `drip` is sent.
     Returns how long the server took to end it and what it sent back."""
     started = time.monotonic()
     received = b""
@@ -186,6 +193,8 @@ def trickle(
                 except OSError:
                     break
                 position += 1
+                if dripping is not None:
+                    dripping.set()
     return time.monotonic() - started, received
 
 
@@ -220,11 +229,14 @@ def test_trickled_request_head_is_closed_in_bounded_time(
     result: list[tuple[float, bytes]] = []
     head = b"GET /v1/models HTTP/1.1\r\n"
     drip = b"X-Slow: " + b"a" * 200
+    dripping = threading.Event()
     worker = threading.Thread(
-        target=lambda: result.append(trickle(proxy_port, head, drip, interval=0.2, limit=10))
+        target=lambda: result.append(
+            trickle(proxy_port, head, drip, interval=0.2, limit=10, dripping=dripping)
+        )
     )
     worker.start()
-    time.sleep(0.3)
+    assert dripping.wait(5), "the trickling client never got going"
     assert normal_request_succeeds(proxy_port)
     worker.join()
     elapsed, _ = result[0]
@@ -251,11 +263,14 @@ def test_trickled_body_is_408_in_bounded_time(proxy_port: int) -> None:
         "/v1/upload", method="POST", token=ALICE, headers=[("Content-Length", "60000")]
     )
     result: list[tuple[float, bytes]] = []
+    dripping = threading.Event()
     worker = threading.Thread(
-        target=lambda: result.append(trickle(proxy_port, head, b"x", interval=0.2, limit=10))
+        target=lambda: result.append(
+            trickle(proxy_port, head, b"x", interval=0.2, limit=10, dripping=dripping)
+        )
     )
     worker.start()
-    time.sleep(0.3)
+    assert dripping.wait(5), "the trickling client never got going"
     assert normal_request_succeeds(proxy_port)
     worker.join()
     elapsed, received = result[0]

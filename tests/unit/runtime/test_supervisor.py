@@ -6,6 +6,7 @@ import asyncio
 import os
 import socket
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -129,7 +130,10 @@ async def test_a_child_that_dies_is_restarted_and_its_orphans_killed(tmp_path: P
     first_pid, first_grandchild = supervisor.pid, grandchild(tmp_path)
     assert first_pid is not None
     watching = asyncio.ensure_future(supervisor.watch())
-    await asyncio.sleep(0.3)  # let watch() record the family before the crash
+    deadline = time.monotonic() + 10
+    while first_grandchild not in supervisor.family:  # watch() records it before the crash
+        assert time.monotonic() < deadline, "watch() never recorded the grandchild"
+        await asyncio.sleep(0.02)
     os.kill(first_pid, 9)
     await asyncio.wait_for(restarted.wait(), 30)
     try:
