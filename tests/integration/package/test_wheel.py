@@ -3,7 +3,7 @@
 Builds the wheel, installs it into a fresh virtual environment (from the uv cache when it holds
 everything, else from PyPI), and runs the installed `openclaw-secure-stack` in a temporary
 directory: `detect` gives a verdict and writes nothing, `doctor` loads the packaged rules, model,
-plugin and quarantine list, and `serve` answers /health.
+plugin and quarantine list, `serve` answers /health and `audit verify` checks its log.
 """
 
 from __future__ import annotations
@@ -106,8 +106,9 @@ def test_doctor_loads_every_packaged_file(installed: Path, workdir: Path) -> Non
         assert "site-packages/openclaw_secure_stack/data/" in checks[name]["detail"]
 
 
-def test_serve_answers_health(installed: Path, workdir: Path) -> None:
-    """`serve` starts from an empty directory with the packaged files and answers /health."""
+def test_serve_answers_health_and_its_audit_log_verifies(installed: Path, workdir: Path) -> None:
+    """`serve` starts from an empty directory with the packaged files and answers /health;
+    `audit verify` there finds the log it wrote (default path, under the directory) intact."""
     port = free_port()
     env = {
         **_clean_environment(),
@@ -129,6 +130,10 @@ def test_serve_answers_health(installed: Path, workdir: Path) -> None:
         process.wait(15)
     assert status == 200
     assert (workdir / ".oss-data" / "audit" / "audit.jsonl").is_file()
+    verified = _run(installed, "audit", "verify", "--format", "json", cwd=workdir, env=env)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    report = json.loads(verified.stdout)
+    assert report["intact"] is True and report["records"] >= 1  # the /health answers
 
 
 def _poll_health(port: int, process: subprocess.Popen[bytes], log_path: Path) -> int:
