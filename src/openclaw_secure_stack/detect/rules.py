@@ -1,6 +1,6 @@
 """Detection rules as data: load a rules file fail-closed.
 
-A rules file (`config/prompt-rules.json`, `config/indirect-injection-rules.json`) is JSON:
+A rules file (the packaged `data/prompt-rules.json`, `data/indirect-injection-rules.json`) is JSON:
 `{"schema": 1, "family": "direct"|"indirect", "normalization": "nfkc-casefold-v1", "rules": [...]}`.
 Each rule has a stable `id`, `title`, `rationale`, `severity`, `action`, `applies_to`, `patterns`
 and `examples.positive` / `examples.negative`.

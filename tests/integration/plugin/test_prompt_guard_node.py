@@ -20,7 +20,6 @@ import pytest
 from openclaw_secure_stack import resources
 from openclaw_secure_stack.detect.normalize import normalize, normalize_with_offsets
 
-REPO = Path(__file__).resolve().parents[3]
 # One worker runs these: `npm ci` in the plugin folder must not run twice at once.
 pytestmark = pytest.mark.xdist_group("prompt-guard-npm")
 PLUGIN = resources.PROMPT_GUARD_PLUGIN

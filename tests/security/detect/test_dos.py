@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import time
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -14,7 +13,6 @@ from hypothesis import strategies as st
 from openclaw_secure_stack import resources
 from openclaw_secure_stack.detect import Detector, load_detector
 
-ROOT = Path(__file__).resolve().parents[3]
 MB = 1 << 20
 # The bound, for every shape. Times are the best of 5 runs of the thread's CPU time:
 # other processes on a busy 2-core box only add to it (shared cores and caches), so the best run

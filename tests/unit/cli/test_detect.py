@@ -10,7 +10,6 @@ from typer.testing import CliRunner
 from openclaw_secure_stack import resources
 from openclaw_secure_stack.cli.main import app
 
-ROOT = Path(__file__).resolve().parents[3]
 RULES = [
     "--direct-rules",
     str(resources.PROMPT_RULES),

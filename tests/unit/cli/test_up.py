@@ -14,8 +14,6 @@ from openclaw_secure_stack.cli.main import app
 from openclaw_secure_stack.cli.up import banner
 from openclaw_secure_stack.runtime.stack import RunState, owner_lock, state_path
 
-REPO = Path(__file__).resolve().parents[3]
-
 
 @pytest.fixture(autouse=True)
 def _environment(no_stack_settings: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

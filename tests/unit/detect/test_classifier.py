@@ -44,7 +44,6 @@ from openclaw_secure_stack.proxy.testing import (
 from openclaw_secure_stack.proxy.upstream import Upstream
 from openclaw_secure_stack.settings import Settings
 
-ROOT = Path(__file__).resolve().parents[3]
 MODEL = resources.CLASSIFIER_MODEL
 
 

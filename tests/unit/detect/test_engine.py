@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import base64
-from pathlib import Path
 
 import pytest
 
 from openclaw_secure_stack import resources
 from openclaw_secure_stack.detect import Detector, Limits, TextTooLarge, load_detector, strip_spans
 from openclaw_secure_stack.detect.engine import Span
-
-ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 import re2
@@ -14,7 +13,6 @@ from openclaw_secure_stack import resources
 from openclaw_secure_stack.detect.normalize import collapse, fold
 from openclaw_secure_stack.detect.prefilter import widen
 
-ROOT = Path(__file__).resolve().parents[3]
 RULES = [
     rule
     for name in ("prompt-rules.json", "indirect-injection-rules.json")

@@ -14,7 +14,6 @@ from openclaw_secure_stack import resources
 from openclaw_secure_stack.detect import Detector, RulesError, load_detector, load_rules
 from openclaw_secure_stack.detect.rules import Family, portability_problem
 
-ROOT = Path(__file__).resolve().parents[3]
 RULE_FILES: dict[Family, Path] = {
     "direct": resources.PROMPT_RULES,
     "indirect": resources.INDIRECT_RULES,

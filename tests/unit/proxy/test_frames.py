@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
+from openclaw_secure_stack import resources
 from openclaw_secure_stack.audit.sink import AuditEvent, AuditSink, CapturingSink
 from openclaw_secure_stack.detect import Detector, load_detector
 from openclaw_secure_stack.proxy.audit import AuditGate, Intent
@@ -18,7 +18,6 @@ from openclaw_secure_stack.proxy.testing import TEST_GATEWAY_TOKEN, make_flow
 from openclaw_secure_stack.proxy.upstream import Upstream
 from openclaw_secure_stack.settings import Settings
 
-ROOT = Path(__file__).resolve().parents[3]
 CONNECT = json.dumps(
     {
         "type": "req",
@@ -39,9 +38,7 @@ SEND = json.dumps(
 
 @pytest.fixture(scope="module")
 def detector() -> Detector:
-    return load_detector(
-        ROOT / "config/prompt-rules.json", ROOT / "config/indirect-injection-rules.json"
-    )
+    return load_detector(resources.PROMPT_RULES, resources.INDIRECT_RULES)
 
 
 class BrokenSink:
@@ -69,7 +66,9 @@ async def test_a_frame_that_cannot_be_audited_is_not_forwarded(detector: Detecto
 
 async def test_frames_stage_guards_websockets_only(detector: Detector, settings: Settings) -> None:
     """A WebSocket flow gets a guard bound to its actor and request id; HTTP flows get none."""
-    stage = Frames(detector, CapturingSink(), Upstream(settings), thread_threshold=1024)
+    stage = Frames(
+        detector, CapturingSink(), Upstream(settings.upstream_config()), thread_threshold=1024
+    )
     ws_flow, http_flow = make_flow("/", method="GET", websocket=True), make_flow()
     ws_flow.actor = "alice"
     await stage(ws_flow)
@@ -84,6 +83,6 @@ async def test_forward_refuses_a_websocket_nothing_guards(settings: Settings) ->
     flow = make_flow("/ws", method="GET", websocket=True)
     await Intent(AuditGate(CapturingSink()))(flow)  # audited, so only the guard is missing
     with pytest.raises(Reject) as info:
-        await Forward(Upstream(settings))(flow)
+        await Forward(Upstream(settings.upstream_config()))(flow)
     assert (info.value.status, info.value.code) == (503, "websocket_unguarded")
     assert flow.tunnel is None

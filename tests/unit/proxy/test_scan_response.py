@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
@@ -15,8 +14,6 @@ from openclaw_secure_stack.proxy.flow import Flow, Headers, Reject, Response
 from openclaw_secure_stack.proxy.sanitize import REQUEST_FINDINGS_NOTE
 from openclaw_secure_stack.proxy.scan_response import RESPONSE_HEADER, ScanResponse, SseEvents
 from openclaw_secure_stack.proxy.testing import make_flow
-
-ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="module")
