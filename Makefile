@@ -24,7 +24,7 @@ lint: bootstrap
 
 # pytest exits 5 when it collected no test: that stays a failure here, never a silent pass.
 # Tests run on one pytest-xdist worker per core; tests sharing one expensive resource (the real
-# OpenClaw of tests/e2e, the plugin's npm install) carry an xdist_group and stay on one worker.
+# OpenClaw of tests/e2e, the plugin's npm install) stay on one worker (tests/conftest.py).
 test: lint
-	@$(UV) run --frozen pytest -n auto --dist loadgroup; rc=$$?; \
+	@$(UV) run --frozen pytest -n auto; rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; fi; exit $$rc

