@@ -23,6 +23,7 @@ from openclaw_secure_stack.model_gateway.config import (
     ProviderConfig,
 )
 from openclaw_secure_stack.model_gateway.server import Resources, serve
+from openclaw_secure_stack.resources import INDIRECT_RULES, PROMPT_RULES
 
 EXIT_CONFIG = 2
 
@@ -44,12 +45,8 @@ def model_gateway(
     ),
     host: Annotated[str, typer.Option(envvar="MODEL_GATEWAY_HOST")] = "127.0.0.1",
     port: Annotated[int, typer.Option(envvar="MODEL_GATEWAY_PORT")] = 8081,
-    direct_rules: Annotated[Path, typer.Option(envvar="PROMPT_RULES_PATH")] = Path(
-        "config/prompt-rules.json"
-    ),
-    indirect_rules: Annotated[Path, typer.Option(envvar="INDIRECT_RULES_PATH")] = Path(
-        "config/indirect-injection-rules.json"
-    ),
+    direct_rules: Annotated[Path, typer.Option(envvar="PROMPT_RULES_PATH")] = PROMPT_RULES,
+    indirect_rules: Annotated[Path, typer.Option(envvar="INDIRECT_RULES_PATH")] = INDIRECT_RULES,
     audit_log: Annotated[Path, typer.Option(envvar="AUDIT_LOG_PATH")] = Path(
         ".oss-data/audit/audit.jsonl"
     ),

@@ -7,16 +7,16 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from openclaw_secure_stack import resources
 from openclaw_secure_stack.cli.main import app
 
-ROOT = Path(__file__).resolve().parents[3]
 GOOD = {
     "MODEL_GATEWAY_KEY": "g" * 40,
     "MODEL_API_KEY": "sk-real-provider-key",
     "AUDIT_KEY": "a" * 40,
     "MODEL_BASE_URL": "http://127.0.0.1:1/v1",  # never contacted: start-up stops first
-    "PROMPT_RULES_PATH": str(ROOT / "config/prompt-rules.json"),
-    "INDIRECT_RULES_PATH": str(ROOT / "config/indirect-injection-rules.json"),
+    "PROMPT_RULES_PATH": str(resources.PROMPT_RULES),
+    "INDIRECT_RULES_PATH": str(resources.INDIRECT_RULES),
 }
 
 

@@ -1,27 +1,24 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from tests.fakes.model_providers import FakeAnthropic, FakeOpenAI, FakeProvider, Turn
 
+from openclaw_secure_stack import resources
 from openclaw_secure_stack.audit.sink import CapturingSink
 from openclaw_secure_stack.detect import Detector, load_detector
 from openclaw_secure_stack.model_gateway.app import GatewayApp, build_app
 from openclaw_secure_stack.model_gateway.config import GatewayConfig, ProviderConfig
 
-ROOT = Path(__file__).resolve().parents[3]
 GATEWAY_KEY = "gateway-key-for-tests-0123456789abcdef"
 PROVIDER_KEY = "sk-provider-real-key-0123456789"
 
 
 @pytest.fixture(scope="session")
 def detector() -> Detector:
-    return load_detector(
-        ROOT / "config/prompt-rules.json", ROOT / "config/indirect-injection-rules.json"
-    )
+    return load_detector(resources.PROMPT_RULES, resources.INDIRECT_RULES)
 
 
 @pytest.fixture(scope="module")

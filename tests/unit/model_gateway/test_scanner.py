@@ -7,15 +7,15 @@ import threading
 from typing import Any
 
 import pytest
-from tests.unit.model_gateway.conftest import ROOT
 
+from openclaw_secure_stack import resources
 from openclaw_secure_stack.detect import Detector, TextTooLarge, Verdict, load_rules
 from openclaw_secure_stack.model_gateway.scanner import ToolResultScanner, VerdictCache
 from openclaw_secure_stack.model_gateway.tool_results import MARKER
 
 EXAMPLES = [
     (rule.id, example)
-    for rule in load_rules(ROOT / "config/indirect-injection-rules.json", "indirect").rules
+    for rule in load_rules(resources.INDIRECT_RULES, "indirect").rules
     for example in rule.positive
 ]
 
