@@ -248,6 +248,7 @@ class Settings(BaseSettings):
     @field_validator("client_tokens")
     @classmethod
     def _usable_client_tokens(cls, value: dict[str, str]) -> dict[str, str]:
+        # Here as well as in the model check, so a bad token is named beside other bad fields.
         token_digests(value, source="CLIENT_TOKENS")
         return value
 
@@ -377,13 +378,12 @@ class Settings(BaseSettings):
 
     def proxy_config(self) -> ProxyConfig:
         """What `serve` runs with; every missing secret is named in one SettingsError."""
-        missing = [
-            message
-            for variable, message in _MISSING.items()
-            if (variable == "OPENCLAW_GATEWAY_TOKEN" and self.openclaw_gateway_token is None)
-            or (variable == "CLIENT_TOKENS" and not self._client_digests)
-            or (variable == "AUDIT_KEY" and self.audit_key is None)
-        ]
+        absent = {
+            "OPENCLAW_GATEWAY_TOKEN": self.openclaw_gateway_token is None,
+            "CLIENT_TOKENS": not self._client_digests,
+            "AUDIT_KEY": self.audit_key is None,
+        }
+        missing = [_MISSING[variable] for variable, gone in absent.items() if gone]
         if missing:
             raise SettingsError("invalid configuration:\n  " + "\n  ".join(missing))
         return ProxyConfig(

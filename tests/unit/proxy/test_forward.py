@@ -236,7 +236,9 @@ async def test_reply_with_a_transfer_coding_is_refused(settings: Settings, codin
 
     server = await asyncio.start_server(answer, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
-    client = Upstream(settings.model_copy(update={"upstream_url": f"http://127.0.0.1:{port}"}))
+    client = Upstream(
+        settings.model_copy(update={"upstream_url": f"http://127.0.0.1:{port}"}).upstream_config()
+    )
     flow = make_flow(method="GET")
     with pytest.raises(Reject) as caught:
         await Forward(client)(await intended(flow))
