@@ -52,7 +52,9 @@ def test_control_ui_asset_arrives_uncompressed_whatever_the_client_accepts(
         assert body == asset.read_bytes()
 
     records = [json.loads(line) for line in stack.audit_log_path.read_text().splitlines()]
-    served = [r for r in records if r["details"].get("path") == path]
+    served = [
+        r for r in records if r["event"] == "proxy.request" and r["details"].get("path") == path
+    ]
     assert [(r["outcome"], r["details"]["status"]) for r in served] == [("allow", 200)] * 3
 
 
