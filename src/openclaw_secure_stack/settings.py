@@ -15,7 +15,7 @@ import string
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import (
     Field,
@@ -181,6 +181,13 @@ class Settings(BaseSettings):
     openclaw_install_dir: Path | None = Field(
         None,
         description="Where npm installs the pinned OpenClaw (default: DATA_DIR/runtime).",
+    )
+    openclaw_sandbox: Literal["bwrap", "off"] = Field(
+        "bwrap",
+        description=(
+            "Run OpenClaw in a bubblewrap sandbox that hides the stack's secrets from it "
+            "(bwrap), or unisolated (off)."
+        ),
     )
     prompt_guard_dir: Path = Field(
         resources.PROMPT_GUARD_PLUGIN,

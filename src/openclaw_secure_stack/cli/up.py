@@ -20,12 +20,22 @@ from openclaw_secure_stack.runtime.credentials import CredentialError
 from openclaw_secure_stack.runtime.doctor import Status, run_checks, startup_loaders
 from openclaw_secure_stack.runtime.install import InstallError
 from openclaw_secure_stack.runtime.node import NodeError
+from openclaw_secure_stack.runtime.sandbox import SandboxError
+from openclaw_secure_stack.runtime.skill_quarantine import QuarantineListError
 from openclaw_secure_stack.runtime.stack import RunState, Stack, StackError, owner_lock, read_state
 from openclaw_secure_stack.runtime.supervisor import ChildStartError
 from openclaw_secure_stack.settings import Settings, load_settings
 
 EXIT_FAILED = 1
-STARTUP_ERRORS = (StackError, CredentialError, InstallError, NodeError, ChildStartError)
+STARTUP_ERRORS = (
+    StackError,
+    CredentialError,
+    InstallError,
+    NodeError,
+    SandboxError,
+    QuarantineListError,
+    ChildStartError,
+)
 
 
 def banner(state: RunState, token: str | None) -> Group:

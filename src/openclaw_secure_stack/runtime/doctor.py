@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import shutil
 import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
+from pathlib import Path
 
 from openclaw_secure_stack.detect import RulesError, load_configured_detector
 from openclaw_secure_stack.runtime.credentials import secrets_dir
@@ -17,6 +19,13 @@ from openclaw_secure_stack.runtime.node import (
     find_node,
     format_version,
     node_version,
+)
+from openclaw_secure_stack.runtime.sandbox import (
+    SandboxError,
+    SandboxPlan,
+    find_bwrap,
+    probe,
+    system_arguments,
 )
 from openclaw_secure_stack.runtime.stack import (
     StackError,
@@ -226,12 +235,29 @@ def check_gateway_config(settings: Settings) -> Check:
     return Check("gateway config", Status.passed, str(path))
 
 
+def check_sandbox(settings: Settings, which: Callable[[str], str | None] = shutil.which) -> Check:
+    if settings.openclaw_sandbox == "off":
+        return Check(
+            "sandbox",
+            Status.warning,
+            "OPENCLAW_SANDBOX=off: OpenClaw and its exec tool can read the stack's secrets",
+            "apt-get install bubblewrap, then unset OPENCLAW_SANDBOX",
+        )
+    try:
+        bwrap = find_bwrap(which)
+        probe(bwrap, SandboxPlan((), (), Path("/")), system_arguments())
+    except SandboxError as exc:
+        return Check("sandbox", Status.failed, str(exc), "apt-get install bubblewrap")
+    return Check("sandbox", Status.passed, f"bubblewrap at {bwrap} can create the sandbox")
+
+
 def run_checks(settings: Settings) -> list[Check]:
     single: list[Callable[[], Check]] = [
         check_node,
         lambda: check_install(settings),
         lambda: check_model(settings),
         lambda: check_gateway_config(settings),
+        lambda: check_sandbox(settings),
     ]
     return [
         *(check() for check in single),

@@ -88,8 +88,12 @@ def build_config(
     provider: ModelProvider,
     plugins: Sequence[PluginSpec] = (),
     timeout_seconds: int = 120,
+    disabled_skills: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """The gateway's config document (written as JSON, which OpenClaw's JSON5 reader accepts)."""
+    """The gateway's config document (written as JSON, which OpenClaw's JSON5 reader accepts).
+
+    `disabled_skills` (quarantined ones) are switched off by name, wherever they are found.
+    """
     model: dict[str, Any] = {
         "id": provider.model,
         "name": provider.model,
@@ -134,16 +138,41 @@ def build_config(
                 "heartbeat": {"every": "0m"},
             }
         },
-        "skills": {"workshop": {"autonomous": {"mode": "off"}}},
+        "skills": {
+            "workshop": {"autonomous": {"mode": "off"}},
+            **(
+                {"entries": {name: {"enabled": False} for name in disabled_skills}}
+                if disabled_skills
+                else {}
+            ),
+        },
         "plugins": plugin_section,
         "logging": {"file": str(paths.log_file.resolve())},
     }
 
 
+# What OpenClaw, and every command its `exec` tool runs, may take from the parent environment:
+# where programs are (PATH), how to print text and dates (locale, TZ), and a CA bundle path Node
+# needs to reach a model provider behind a TLS-inspecting proxy (a path, not a secret). Nothing
+# else: the parent holds the stack's keys and whatever the user's shell exported (cloud, forge and
+# registry tokens, an OPENCLAW_GATEWAY_TOKEN), and NODE_OPTIONS could load code into the gateway.
+INHERITED_NAMES = frozenset({"PATH", "LANG", "LANGUAGE", "TZ", "NODE_EXTRA_CA_CERTS"})
+INHERITED_PREFIXES = ("LC_",)
+
+
 def gateway_environment(paths: GatewayPaths, base: Mapping[str, str]) -> dict[str, str]:
-    """`base` (the parent's environment) plus what isolates and quiets this gateway."""
-    env = dict(base)
+    """The allowlisted part of `base` plus what isolates and quiets this gateway.
+
+    HOME points into the gateway's own directory, so tools that read or write `~` (git, npm,
+    shells) find nothing of the user's and leave nothing in the user's home.
+    """
+    env = {
+        name: value
+        for name, value in base.items()
+        if name in INHERITED_NAMES or name.startswith(INHERITED_PREFIXES)
+    }
     env.update(
+        HOME=str(paths.home.resolve()),
         OPENCLAW_HOME=str(paths.home.resolve()),
         OPENCLAW_STATE_DIR=str(paths.state_dir.resolve()),
         OPENCLAW_CONFIG_PATH=str(paths.config_path.resolve()),

@@ -48,6 +48,11 @@ class OpenClawInstall:
         """The script the gateway runs from: `node <entry> gateway run --port P`."""
         return self.root / "node_modules" / "openclaw" / "openclaw.mjs"
 
+    @property
+    def lifecycle_pending(self) -> bool:
+        """Whether OpenClaw still has to run its own postinstall (skipped by `npm ci`)."""
+        return (self.entry.parent / ".openclaw-lifecycle-pending").exists()
+
 
 def pinned_version(package_dir: Path = PACKAGE_DIR) -> str:
     """The exact `openclaw` version the committed package.json asks for."""
@@ -126,9 +131,19 @@ def ensure_installed(
     progress: Callable[[str], None] = lambda _message: None,
 ) -> OpenClawInstall:
     """Return the install for the committed lockfile, running `npm ci` first if there is none."""
-    install = find_install(install_root, package_dir)
-    if install is not None:
-        return install
+    install = find_install(install_root, package_dir) or _npm_install(
+        install_root, node, package_dir, progress
+    )
+    finish_package_lifecycle(install, node, install_root)
+    return install
+
+
+def _npm_install(
+    install_root: Path,
+    node: NodeRuntime,
+    package_dir: Path,
+    progress: Callable[[str], None],
+) -> OpenClawInstall:
     lock_hash = lockfile_hash(package_dir)
     with exclusive_lock(install_root / ".install.lock"):
         install = find_install(install_root, package_dir)
@@ -168,6 +183,41 @@ def ensure_installed(
     if install is None:
         raise InstallError(f"install at {target} is incomplete after npm ci")
     return install
+
+
+def finish_package_lifecycle(
+    install: OpenClawInstall, node: NodeRuntime, install_root: Path
+) -> None:
+    """Let OpenClaw finish its own package setup now, once, instead of on its first start.
+
+    With scripts skipped, OpenClaw leaves a marker and completes its own postinstall the first
+    time it runs, writing into its install. The gateway runs in a sandbox where the install is
+    read-only, so that step is run here: `openclaw --version` does it and exits. Only PATH is
+    passed: it is the pinned package's code, and needs none of the stack's settings.
+    """
+    if not install.lifecycle_pending:
+        return
+    with exclusive_lock(install_root / ".install.lock"):
+        if not install.lifecycle_pending:
+            return
+        try:
+            completed = subprocess.run(  # noqa: S603 - our own node and the pinned entry
+                [str(node.node), str(install.entry), "--version"],
+                cwd=install.root,
+                env={"PATH": os.environ.get("PATH", os.defpath), "HOME": str(install.root)},
+                capture_output=True,
+                text=True,
+                timeout=INSTALL_TIMEOUT_SECONDS,
+                check=False,
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise InstallError(f"openclaw could not finish its setup: {exc}") from exc
+    if completed.returncode != 0 or install.lifecycle_pending:
+        output = (completed.stderr or completed.stdout).strip()
+        raise InstallError(
+            f"openclaw could not finish its setup in {install.root} (exit "
+            f"{completed.returncode}): {output}; delete that directory to reinstall"
+        )
 
 
 def missing_dependencies(project: Path) -> list[str]:

@@ -17,13 +17,18 @@ import os
 import socket
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
-from openclaw_secure_stack.runtime.credentials import Credentials, prepare_credentials
+from openclaw_secure_stack.runtime.credentials import (
+    Credentials,
+    new_token,
+    prepare_credentials,
+    secrets_dir,
+)
 from openclaw_secure_stack.runtime.gateway_config import (
     GatewayPaths,
     ModelProvider,
@@ -37,12 +42,28 @@ from openclaw_secure_stack.runtime.install import (
     ensure_installed,
     install_plugin,
 )
+from openclaw_secure_stack.runtime.model_relay import ModelRelay
 from openclaw_secure_stack.runtime.no_model import NoModelEndpoint
 from openclaw_secure_stack.runtime.node import (
     NodeRuntime,
     find_node,
     format_version,
     require_supported_node,
+)
+from openclaw_secure_stack.runtime.sandbox import (
+    SandboxPlan,
+    bwrap_command,
+    find_bwrap,
+    probe,
+    require_hidden,
+    system_arguments,
+)
+from openclaw_secure_stack.runtime.skill_quarantine import (
+    QuarantinedSkill,
+    bundled_skill_dirs,
+    move_to_vault,
+    quarantined_skills,
+    vault_dir,
 )
 from openclaw_secure_stack.runtime.supervisor import ChildSpec, Supervisor
 from openclaw_secure_stack.settings import Settings, SettingsError
@@ -52,7 +73,6 @@ GATEWAY_READY_TIMEOUT = 120.0
 PROXY_READY_TIMEOUT = 60.0
 # Model calls must finish inside this; an agent run that hangs is cut off rather than held open.
 AGENT_TIMEOUT_SECONDS = 120
-NO_KEY = "not-set"
 
 
 class StackError(Exception):
@@ -205,9 +225,58 @@ def load_quarantine_list(settings: Settings, node: NodeRuntime) -> int:
     return int(result["entries"])
 
 
-def model_provider(settings: Settings, fallback_url: str) -> ModelProvider:
-    key = settings.model_api_key.get_secret_value() if settings.model_api_key else NO_KEY
-    return ModelProvider(settings.model_base_url or fallback_url, key, settings.model_name)
+def sandbox_plan(
+    node: NodeRuntime,
+    install: OpenClawInstall,
+    plugin: PluginSpec,
+    paths: GatewayPaths,
+    skills: Sequence[QuarantinedSkill],
+) -> SandboxPlan:
+    """What OpenClaw needs, and nothing else: Node, its install (quarantined bundled skills
+    hidden), the plugin and the files its config names, and its own config, read-only; its own
+    directory writable."""
+    return SandboxPlan(
+        read_only=(
+            node.node.resolve().parents[1],
+            install.root.resolve(),
+            plugin.path.resolve(),
+            Path(plugin.config["rulesPath"]).resolve(),
+            Path(plugin.config["quarantinePath"]).resolve(),
+            # OpenClaw applies edits to its config live: `exec` must not drop the plugin or
+            # re-enable a quarantined skill by rewriting it.
+            paths.config_path.resolve(),
+        ),
+        writable=(paths.root.resolve(),),
+        workdir=paths.root.resolve(),
+        hidden=tuple(bundled_skill_dirs(install.entry.parent, skills)),
+    )
+
+
+def stack_secrets(settings: Settings) -> dict[str, Path]:
+    """The stack's own files OpenClaw must not read, by the setting that places them."""
+    data_dir = settings.data_dir.resolve()
+    secrets: dict[str, Path] = {
+        "DATA_DIR (secrets/)": secrets_dir(data_dir),
+        "DATA_DIR (run/)": run_dir(data_dir),
+        "AUDIT_LOG_PATH": settings.audit_log_path.resolve().parent,
+        "DATA_DIR (quarantine/)": vault_dir(data_dir),
+        ".env": Path(".env").resolve(),
+    }
+    if settings.audit_anchor_path is not None:
+        # Rewritten by rename: its whole directory must be out of reach, as the log's is.
+        secrets["AUDIT_ANCHOR_PATH"] = settings.audit_anchor_path.resolve().parent
+    if settings.client_tokens_file is not None:
+        secrets["CLIENT_TOKENS_FILE"] = settings.client_tokens_file.resolve()
+    return secrets
+
+
+def model_endpoint(settings: Settings, relay_key: str) -> NoModelEndpoint | ModelRelay:
+    """What OpenClaw's model calls go to: the relay holding the real key, or, with no model
+    configured, the endpoint that explains how to configure one."""
+    if settings.model_base_url is None:
+        return NoModelEndpoint()
+    api_key = settings.model_api_key.get_secret_value() if settings.model_api_key else None
+    return ModelRelay(settings.model_base_url, api_key, relay_key)
 
 
 def proxy_environment(
@@ -242,7 +311,7 @@ class Stack:
     def __init__(self, settings: Settings, report: Callable[[str], None]) -> None:
         self._settings = settings
         self._report = report
-        self._no_model: NoModelEndpoint | None = None
+        self._model_endpoint: NoModelEndpoint | ModelRelay | None = None
         self._gateway: Supervisor | None = None
         self._proxy: Supervisor | None = None
         self._state: RunState | None = None
@@ -278,21 +347,27 @@ class Stack:
         self.credentials = credentials = prepare_credentials(settings)
         paths = gateway_paths(settings)
         paths.create()
-        fallback = ""
-        if settings.model_base_url is None:
-            self._no_model = NoModelEndpoint()
-            fallback = await self._no_model.start()
+        skills = quarantined_skills(settings.quarantine_list_path)
+        for move in move_to_vault(paths.root, vault_dir(settings.data_dir), skills):
+            self._report(
+                f"quarantined skill moved out of reach: {move.source} -> {move.destination}"
+            )
+        # OpenClaw (and so its exec tool) only ever holds this key, good only at the relay.
+        relay_key = new_token()
+        self._model_endpoint = model_endpoint(settings, relay_key)
+        model_url = await self._model_endpoint.start()
         config = build_config(
             port=settings.openclaw_port,
             gateway_token=credentials.gateway_token,
             paths=paths,
-            provider=model_provider(settings, fallback),
+            provider=ModelProvider(model_url, relay_key, settings.model_name),
             plugins=[plugin],
             timeout_seconds=AGENT_TIMEOUT_SECONDS,
+            disabled_skills=sorted({skill.name for skill in skills}),
         )
         write_config(paths.config_path, config)
         self._gateway = Supervisor(
-            self._gateway_spec(node, install, paths),
+            await self._gateway_spec(node, install, plugin, paths, skills),
             report=self._report,
             on_restart=self._write_state,
         )
@@ -333,18 +408,39 @@ class Stack:
         path.write_text(json.dumps(asdict(self._state), indent=2) + "\n", encoding="utf-8")
         return self._state
 
-    def _gateway_spec(
-        self, node: NodeRuntime, install: OpenClawInstall, paths: GatewayPaths
+    async def _gateway_spec(
+        self,
+        node: NodeRuntime,
+        install: OpenClawInstall,
+        plugin: PluginSpec,
+        paths: GatewayPaths,
+        skills: Sequence[QuarantinedSkill],
     ) -> ChildSpec:
-        port = self._settings.openclaw_port
+        settings = self._settings
+        port = settings.openclaw_port
+        argv = [str(node.node), str(install.entry), "gateway", "run", "--port", str(port)]
+        sandboxed = settings.openclaw_sandbox == "bwrap"
+        if sandboxed:
+            plan = sandbox_plan(node, install, plugin, paths, skills)
+            require_hidden(plan, stack_secrets(settings))
+            bwrap = find_bwrap()
+            system = system_arguments()
+            await asyncio.to_thread(probe, bwrap, plan, system)
+            argv = bwrap_command(bwrap, plan, argv, system)
+        else:
+            self._report(
+                "warning: OPENCLAW_SANDBOX=off: OpenClaw and every command its exec tool runs "
+                "can read the stack's tokens, audit key, audit log and quarantined skills"
+            )
         return ChildSpec(
             name="OpenClaw",
-            argv=[str(node.node), str(install.entry), "gateway", "run", "--port", str(port)],
+            argv=argv,
             env=gateway_environment(paths, os.environ),
             cwd=paths.root,
             ready_url=f"http://127.0.0.1:{port}/readyz",
             log_path=paths.root / "logs" / "gateway.out.log",
             ready_timeout=GATEWAY_READY_TIMEOUT,
+            signal_descendants=sandboxed,
         )
 
     def _proxy_spec(self, credentials: Credentials) -> ChildSpec:
@@ -369,8 +465,8 @@ class Stack:
         for supervisor in (self._proxy, self._gateway):
             if supervisor is not None:
                 await supervisor.stop()
-        if self._no_model is not None:
-            await self._no_model.stop()
-            self._no_model = None
+        if self._model_endpoint is not None:
+            await self._model_endpoint.stop()
+            self._model_endpoint = None
         with contextlib.suppress(FileNotFoundError):
             state_path(self._settings.data_dir).unlink()

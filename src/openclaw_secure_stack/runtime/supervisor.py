@@ -44,6 +44,8 @@ class ChildSpec:
     log_path: Path
     ready_timeout: float = 60.0
     stop_timeout: float = 15.0
+    # The child is a wrapper that does not pass signals on (bwrap): stop what it runs instead.
+    signal_descendants: bool = False
 
 
 @dataclass(frozen=True)
@@ -241,8 +243,10 @@ class Supervisor:
         process = tracked.process
         family = [*tracked.family, *descendants(process.pid)]
         if process.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                process.send_signal(signal.SIGTERM)
+            targets = descendants(process.pid) if self.spec.signal_descendants else [process.pid]
+            for target in targets:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(target, signal.SIGTERM)
             try:
                 await asyncio.wait_for(process.wait(), self.spec.stop_timeout)
             except TimeoutError:

@@ -25,6 +25,7 @@ from openclaw_secure_stack.runtime.doctor import (
     check_loader,
     check_model,
     check_node,
+    check_sandbox,
     run_checks,
     startup_loaders,
 )
@@ -175,6 +176,16 @@ def test_a_quarantine_list_the_plugin_refuses_fails_doctor_and_up(
     assert reason in check.detail
     with pytest.raises(SettingsError, match=r"^QUARANTINE_LIST_PATH: "):
         loader.load()
+
+
+def test_the_sandbox_check_fails_without_bwrap_and_warns_when_off(tmp_path: Path) -> None:
+    """Missing bubblewrap fails with the install command; OPENCLAW_SANDBOX=off is a warning;
+    the machine's bwrap passes only if it can really create the sandbox."""
+    missing = check_sandbox(settings_for(tmp_path), lambda _name: None)
+    assert (missing.status, missing.fix) == (Status.failed, "apt-get install bubblewrap")
+    off = check_sandbox(settings_for(tmp_path, openclaw_sandbox="off"))
+    assert off.status is Status.warning and "secrets" in off.detail
+    assert check_sandbox(settings_for(tmp_path)).status is Status.passed
 
 
 def test_every_check_has_a_fix_when_it_fails(tmp_path: Path) -> None:

@@ -6,6 +6,8 @@ import json
 import stat
 from pathlib import Path
 
+import pytest
+
 from openclaw_secure_stack.runtime.gateway_config import (
     GatewayPaths,
     ModelProvider,
@@ -90,18 +92,81 @@ def test_without_plugins_there_is_no_allowlist_or_load_path(tmp_path: Path) -> N
     assert set(plugins) == {"entries"}
 
 
+def test_quarantined_skills_are_disabled_by_name(tmp_path: Path) -> None:
+    """Each name gets `enabled: false`; without any, there is no entries section."""
+    config = build_config(
+        port=1,
+        gateway_token="t",
+        paths=GatewayPaths(tmp_path / "oc"),
+        provider=PROVIDER,
+        disabled_skills=["evil-skill", "other"],
+    )
+    assert config["skills"] == {
+        "workshop": {"autonomous": {"mode": "off"}},
+        "entries": {"evil-skill": {"enabled": False}, "other": {"enabled": False}},
+    }
+    assert "entries" not in config_for(tmp_path)["skills"]
+
+
 def test_environment_isolates_state_and_disables_network_features(tmp_path: Path) -> None:
     """Home, state and config point under the root; bonjour, auto-update and online are off."""
     paths = GatewayPaths(tmp_path / "oc")
     env = gateway_environment(paths, {"PATH": "/usr/bin", "OPENCLAW_HOME": "/root"})
     root = str((tmp_path / "oc").resolve())
-    assert env["PATH"] == "/usr/bin"
-    assert env["OPENCLAW_HOME"] == f"{root}/home"
-    assert env["OPENCLAW_STATE_DIR"] == f"{root}/state"
-    assert env["OPENCLAW_CONFIG_PATH"] == f"{root}/openclaw.json"
-    assert env["TMPDIR"] == f"{root}/tmp"
-    assert (env["OPENCLAW_DISABLE_BONJOUR"], env["OPENCLAW_NO_AUTO_UPDATE"]) == ("1", "1")
-    assert env["OPENCLAW_OFFLINE"] == "1"
+    assert env == {
+        "PATH": "/usr/bin",
+        "HOME": f"{root}/home",
+        "OPENCLAW_HOME": f"{root}/home",
+        "OPENCLAW_STATE_DIR": f"{root}/state",
+        "OPENCLAW_CONFIG_PATH": f"{root}/openclaw.json",
+        "TMPDIR": f"{root}/tmp",
+        "OPENCLAW_DISABLE_BONJOUR": "1",
+        "OPENCLAW_NO_AUTO_UPDATE": "1",
+        "OPENCLAW_OFFLINE": "1",
+    }
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "AUDIT_KEY",
+        "CLIENT_TOKENS",
+        "CLIENT_TOKENS_FILE",
+        "MODEL_API_KEY",
+        "OPENCLAW_GATEWAY_TOKEN",
+        "AWS_SECRET_ACCESS_KEY",
+        "GITHUB_TOKEN",
+        "NODE_OPTIONS",
+        "SSH_AUTH_SOCK",
+        "HTTPS_PROXY",
+        "path",
+        "LC",
+        "XLC_ALL",
+    ],
+)
+def test_environment_passes_nothing_outside_the_allowlist(tmp_path: Path, name: str) -> None:
+    """Stack secrets, the user's tokens, code-loading Node options and look-alike names stay out."""
+    env = gateway_environment(GatewayPaths(tmp_path / "oc"), {name: "secret-value-1234"})
+    assert name not in env
+    assert "secret-value-1234" not in env.values()
+
+
+def test_environment_keeps_locale_time_zone_and_ca_bundle(tmp_path: Path) -> None:
+    """LANG, LANGUAGE, every LC_*, TZ and NODE_EXTRA_CA_CERTS pass unchanged; HOME is replaced."""
+    base = {
+        "LANG": "C.UTF-8",
+        "LANGUAGE": "en",
+        "LC_ALL": "C.UTF-8",
+        "LC_TIME": "de_DE.UTF-8",
+        "TZ": "Europe/Berlin",
+        "NODE_EXTRA_CA_CERTS": "/etc/ssl/certs/ca-certificates.crt",
+        "HOME": "/home/someone",
+    }
+    env = gateway_environment(GatewayPaths(tmp_path / "oc"), base)
+    assert {name: env[name] for name in base if name != "HOME"} == {
+        name: value for name, value in base.items() if name != "HOME"
+    }
+    assert env["HOME"] == str((tmp_path / "oc" / "home").resolve())
 
 
 def test_config_file_is_private_json(tmp_path: Path) -> None:

@@ -163,3 +163,55 @@ def test_failed_plugin_install_leaves_nothing_that_looks_installed(tmp_path: Pat
     with pytest.raises(InstallError, match=r"(?s)npm ci failed.*ETIMEDOUT"):
         install_plugin(source, fake_runtime(tmp_path, fail="ETIMEDOUT"), root)
     assert [p.name for p in root.iterdir()] == [".install.lock"]
+
+
+# Stands in for `node openclaw.mjs --version` finishing OpenClaw's own setup.
+FAKE_LIFECYCLE = """#!/bin/sh
+echo "$@" >> "{log}"
+env > "{env}"
+{action}
+"""
+FINISH = 'rm "$(dirname "$1")/.openclaw-lifecycle-pending"; echo "OpenClaw 2026.9.6"'
+
+
+def pending_install(tmp_path: Path, action: str) -> tuple[Path, NodeRuntime]:
+    """An install whose lifecycle is pending, and a node that runs `action` on `--version`."""
+    root = tmp_path / "installs"
+    install = ensure_installed(root, fake_runtime(tmp_path))
+    (install.entry.parent / ".openclaw-lifecycle-pending").write_text("pending")
+    script = tmp_path / "lifecycle-node"
+    script.write_text(
+        FAKE_LIFECYCLE.format(log=tmp_path / "node.log", env=tmp_path / "node.env", action=action)
+    )
+    script.chmod(0o755)
+    return root, NodeRuntime(node=script, npm_cli=tmp_path / "npm-cli.js")
+
+
+def test_pending_lifecycle_is_finished_once_with_only_path_and_home(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`openclaw --version` runs once in the install with PATH and HOME, none of our secrets."""
+    monkeypatch.setenv("AUDIT_KEY", "k" * 40)
+    root, node = pending_install(tmp_path, FINISH)
+    install = ensure_installed(root, node)
+    ensure_installed(root, node)
+    assert not install.lifecycle_pending
+    assert (tmp_path / "node.log").read_text().splitlines() == [f"{install.entry} --version"]
+    names = {line.split("=", 1)[0] for line in (tmp_path / "node.env").read_text().splitlines()}
+    assert names - {"PWD", "SHLVL", "_", "OLDPWD"} == {"PATH", "HOME"}
+
+
+@pytest.mark.parametrize(
+    ("action", "reason"),
+    [
+        ('echo "EROFS: read-only file system" >&2; exit 1', "exit 1.*EROFS"),
+        ('echo "OpenClaw 2026.9.6"', "exit 0.*OpenClaw 2026.9.6"),
+    ],
+)
+def test_a_lifecycle_that_does_not_finish_stops_up(
+    tmp_path: Path, action: str, reason: str
+) -> None:
+    """A failing run, or one that leaves the marker, is an InstallError with its output."""
+    root, node = pending_install(tmp_path, action)
+    with pytest.raises(InstallError, match=f"could not finish its setup.*{reason}"):
+        ensure_installed(root, node)

@@ -10,11 +10,17 @@ from pathlib import Path
 import pytest
 
 from openclaw_secure_stack.runtime.credentials import Credentials
+from openclaw_secure_stack.runtime.gateway_config import GatewayPaths, PluginSpec
+from openclaw_secure_stack.runtime.install import OpenClawInstall
+from openclaw_secure_stack.runtime.model_relay import ModelRelay
+from openclaw_secure_stack.runtime.no_model import NoModelEndpoint
+from openclaw_secure_stack.runtime.node import NodeRuntime
+from openclaw_secure_stack.runtime.sandbox import SandboxError, SandboxPlan, require_hidden
+from openclaw_secure_stack.runtime.skill_quarantine import QuarantinedSkill
 from openclaw_secure_stack.runtime.stack import (
-    NO_KEY,
     StackError,
     lock_path,
-    model_provider,
+    model_endpoint,
     owner_lock,
     port_in_use,
     probe_host,
@@ -22,6 +28,8 @@ from openclaw_secure_stack.runtime.stack import (
     proxy_command,
     proxy_environment,
     read_state,
+    sandbox_plan,
+    stack_secrets,
     state_path,
 )
 from openclaw_secure_stack.settings import Settings
@@ -56,22 +64,16 @@ def test_prompt_guard_gets_absolute_rules_and_quarantine_paths(
 
 
 def test_without_a_model_url_the_explaining_endpoint_is_used(tmp_path: Path) -> None:
-    """No MODEL_BASE_URL: the provider is the fallback URL with a placeholder key."""
-    provider = model_provider(settings_for(tmp_path), "http://127.0.0.1:1/v1")
-    assert (provider.base_url, provider.api_key) == ("http://127.0.0.1:1/v1", NO_KEY)
+    """No MODEL_BASE_URL: OpenClaw's model calls go to the endpoint that explains."""
+    assert isinstance(model_endpoint(settings_for(tmp_path), "relay-key"), NoModelEndpoint)
 
 
-def test_a_configured_model_is_used_as_is(tmp_path: Path) -> None:
-    """MODEL_BASE_URL, MODEL_API_KEY and MODEL_NAME go to OpenClaw's provider entry."""
+def test_a_configured_model_is_reached_through_the_relay(tmp_path: Path) -> None:
+    """With MODEL_BASE_URL, OpenClaw's calls go to the relay, which holds the real key."""
     settings = settings_for(
         tmp_path, model_base_url="https://llm.example/v1", model_api_key="k", model_name="m"
     )
-    provider = model_provider(settings, "http://unused")
-    assert (provider.base_url, provider.api_key, provider.model) == (
-        "https://llm.example/v1",
-        "k",
-        "m",
-    )
+    assert isinstance(model_endpoint(settings, "relay-key"), ModelRelay)
 
 
 def test_the_proxy_child_gets_the_gateway_and_secrets_up_decided(tmp_path: Path) -> None:
@@ -135,3 +137,103 @@ def test_a_wildcard_bind_is_probed_on_loopback() -> None:
     """0.0.0.0 is reached at 127.0.0.1; a specific address as is."""
     assert probe_host("0.0.0.0") == "127.0.0.1"
     assert probe_host("10.0.0.5") == "10.0.0.5"
+
+
+def plugin_files(tmp_path: Path) -> dict[str, Path]:
+    """A plugin folder, rules and quarantine list where settings accept them."""
+    (tmp_path / "pg").mkdir(exist_ok=True)
+    (tmp_path / "pg" / "openclaw.plugin.json").write_text("{}")
+    for name in ("rules.json", "q.json"):
+        (tmp_path / name).write_text("{}")
+    return {
+        "prompt_guard_dir": tmp_path / "pg",
+        "indirect_rules_path": tmp_path / "rules.json",
+        "quarantine_list_path": tmp_path / "q.json",
+    }
+
+
+def token_file(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("alice:token-abcdefghijklmnop-1\n")
+    path.chmod(0o600)
+    return path
+
+
+def default_plan(tmp_path: Path, settings: Settings) -> SandboxPlan:
+    node = NodeRuntime(tmp_path / "wheel" / "bin" / "node", tmp_path / "npm-cli.js")
+    install = OpenClawInstall(tmp_path / "runtime" / "openclaw-1", "hash", "2026.9.6")
+    package = install.entry.parent
+    (package / "skills" / "evil").mkdir(parents=True)
+    (package / "skills" / "evil" / "SKILL.md").write_text("---\nname: evil\n---\n")
+    paths = GatewayPaths(settings.data_dir.resolve() / "openclaw")
+    plugin = PluginSpec(
+        "prompt-guard",
+        settings.prompt_guard_dir,
+        {
+            "rulesPath": str(settings.indirect_rules_path),
+            "quarantinePath": str(settings.quarantine_list_path),
+        },
+    )
+    return sandbox_plan(node, install, plugin, paths, [QuarantinedSkill("evil", None)])
+
+
+def test_the_sandbox_mounts_only_what_openclaw_needs(tmp_path: Path) -> None:
+    """Node, the install, the plugin, its rules and quarantine list read-only; its dir writable."""
+    settings = settings_for(tmp_path, **plugin_files(tmp_path))
+    plan = default_plan(tmp_path, settings)
+    root = tmp_path.resolve()
+    assert plan.read_only == (
+        root / "wheel",
+        root / "runtime" / "openclaw-1",
+        root / "pg",
+        root / "rules.json",
+        root / "q.json",
+        root / "data" / "openclaw" / "openclaw.json",
+    )
+    assert plan.writable == (root / "data" / "openclaw",)
+    assert plan.hidden == (
+        root / "runtime" / "openclaw-1" / "node_modules" / "openclaw" / "skills" / "evil",
+    )
+
+
+def test_with_default_settings_no_secret_is_inside_the_sandbox(tmp_path: Path) -> None:
+    """Secrets, run state, the vault, the audit log directory and .env are all outside."""
+    settings = settings_for(
+        tmp_path,
+        audit_log_path=tmp_path / "data" / "audit" / "audit.jsonl",
+        audit_anchor_path=tmp_path / "anchors" / "audit.anchor",
+        client_tokens_file=token_file(tmp_path / "tokens"),
+    )
+    secrets = stack_secrets(settings)
+    assert set(secrets) == {
+        "DATA_DIR (secrets/)",
+        "DATA_DIR (run/)",
+        "DATA_DIR (quarantine/)",
+        "AUDIT_LOG_PATH",
+        "AUDIT_ANCHOR_PATH",
+        ".env",
+        "CLIENT_TOKENS_FILE",
+    }
+    require_hidden(default_plan(tmp_path, settings), secrets)
+
+
+@pytest.mark.parametrize(
+    ("setting", "value"),
+    [
+        ("audit_log_path", "data/openclaw/workspace/audit.jsonl"),
+        ("audit_anchor_path", "data/openclaw/audit.anchor"),
+        ("client_tokens_file", "data/openclaw/state/tokens"),
+        ("client_tokens_file", "pg/tokens"),
+    ],
+)
+def test_a_secret_placed_where_openclaw_can_read_it_stops_up(
+    tmp_path: Path, setting: str, value: str
+) -> None:
+    """Putting the audit log or a token file in OpenClaw's directory or the plugin is refused."""
+    files = plugin_files(tmp_path)
+    target = tmp_path / value
+    if setting == "client_tokens_file":
+        token_file(target)
+    settings = settings_for(tmp_path, **{**files, setting: target})
+    with pytest.raises(SandboxError, match=setting.upper()):
+        require_hidden(default_plan(tmp_path, settings), stack_secrets(settings))

@@ -7,6 +7,7 @@ import os
 import socket
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -143,3 +144,39 @@ async def test_a_child_that_dies_is_restarted_and_its_orphans_killed(tmp_path: P
     finally:
         await supervisor.stop()
         await asyncio.wait_for(watching, 10)
+
+
+# A wrapper that ignores SIGTERM and does not pass it on (as bwrap), around a server that
+# records a graceful stop.
+WRAPPED = """
+import http.server, signal, sys
+def stop(*_):
+    open(sys.argv[2], "w").write("stopped gracefully")
+    sys.exit(0)
+signal.signal(signal.SIGTERM, stop)
+handler = http.server.SimpleHTTPRequestHandler
+http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), handler).serve_forever()
+"""
+
+
+@pytest.mark.parametrize(("signal_descendants", "graceful"), [(True, True), (False, False)])
+async def test_a_wrapper_child_has_what_it_runs_stopped_gracefully(
+    tmp_path: Path, signal_descendants: bool, graceful: bool
+) -> None:
+    """With signal_descendants, SIGTERM reaches the wrapped server; without, it is killed."""
+    port = free_port()
+    record = tmp_path / "stopped"
+    wrapper = f"trap \"\" TERM; {sys.executable} -c '{WRAPPED}' {port} {record}"
+    base = spec(tmp_path, argv=["sh", "-c", wrapper])
+    messages: list[str] = []
+    supervisor = Supervisor(
+        replace(base, ready_url=f"http://127.0.0.1:{port}/", signal_descendants=signal_descendants),
+        report=messages.append,
+    )
+    await supervisor.start()
+    pid = supervisor.pid
+    assert pid is not None
+    await supervisor.stop()
+    assert not is_running(pid)
+    assert record.exists() is graceful
+    assert any("killing" in message for message in messages) is not graceful

@@ -11,7 +11,10 @@ export interface QuarantineEntry {
   readonly name: string;
   readonly reason: string;
   readonly sha256?: string;
-  /** skill: the skill's directory; a tool call that mentions it belongs to the skill. */
+  /**
+   * skill: the skill's directory; a tool call that mentions it belongs to the skill. A second
+   * layer only: `up` moves quarantined skills out of OpenClaw's reach before it starts.
+   */
   readonly path?: string;
   /** plugin: the tool names the plugin registers (its manifest's contracts.tools). */
   readonly tools?: readonly string[];
