@@ -3,7 +3,11 @@
 
 UV ?= $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 
-.PHONY: up test lint bootstrap uv
+.PHONY: up test lint bootstrap uv sandbox
+
+# `up` runs OpenClaw in a bubblewrap sandbox and refuses to start without it.
+sandbox:
+	@command -v bwrap >/dev/null 2>&1 || bash scripts/ensure-debian-packages bubblewrap
 
 uv:
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
@@ -14,7 +18,7 @@ bootstrap: uv
 	$(UV) sync --frozen
 
 # Running the stack needs only the runtime dependencies (Node 24 among them), not the groups.
-up: uv
+up: uv sandbox
 	$(UV) run --frozen --no-default-groups openclaw-secure-stack up
 
 lint: bootstrap
@@ -25,6 +29,6 @@ lint: bootstrap
 # pytest exits 5 when it collected no test: that stays a failure here, never a silent pass.
 # Tests run on one pytest-xdist worker per core; tests sharing one expensive resource (the real
 # OpenClaw of tests/e2e, the plugin's npm install) stay on one worker (tests/conftest.py).
-test: lint
+test: lint sandbox
 	@$(UV) run --frozen pytest -n auto; rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; fi; exit $$rc
