@@ -14,6 +14,8 @@ import hmac
 import aiohttp
 from aiohttp import web
 
+from openclaw_secure_stack.runtime.loopback import LoopbackEndpoint, openai_error
+
 MAX_REQUEST_BYTES = 32 * 1024 * 1024
 # Headers passed to the provider besides the key; hop-by-hop and OpenClaw's own stay here.
 FORWARDED_REQUEST_HEADERS = ("Content-Type", "Accept")
@@ -22,14 +24,7 @@ FORWARDED_RESPONSE_HEADERS = ("Content-Type", "Cache-Control")
 READ_TIMEOUT_SECONDS = 300.0
 
 
-def _error(status: int, code: str, message: str) -> web.Response:
-    return web.json_response(
-        {"error": {"message": message, "type": "invalid_request_error", "code": code}},
-        status=status,
-    )
-
-
-class ModelRelay:
+class ModelRelay(LoopbackEndpoint):
     """The relay on an ephemeral loopback port, in the caller's event loop."""
 
     def __init__(self, upstream: str, api_key: str | None, access_key: str) -> None:
@@ -38,23 +33,17 @@ class ModelRelay:
         self._access_key = access_key.encode()
         app = web.Application(client_max_size=MAX_REQUEST_BYTES)
         app.router.add_route("*", "/v1/{tail:.*}", self._relay)
-        self._runner = web.AppRunner(app, access_log=None)
+        super().__init__(app)
         self._session: aiohttp.ClientSession | None = None
-        self.base_url = ""
 
     async def start(self) -> str:
         self._session = aiohttp.ClientSession(
             timeout=aiohttp.ClientTimeout(total=None, sock_read=READ_TIMEOUT_SECONDS)
         )
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = self._runner.addresses[0][1]
-        self.base_url = f"http://127.0.0.1:{port}/v1"
-        return self.base_url
+        return await super().start()
 
     async def stop(self) -> None:
-        await self._runner.cleanup()
+        await super().stop()
         if self._session is not None:
             await self._session.close()
 
@@ -66,9 +55,11 @@ class ModelRelay:
 
     async def _relay(self, request: web.Request) -> web.StreamResponse:
         if not self._authorized(request):
-            return _error(401, "relay_unauthorized", "the model relay's key is missing or wrong")
+            return openai_error(
+                401, "relay_unauthorized", "the model relay's key is missing or wrong"
+            )
         if self._session is None:
-            return _error(503, "relay_not_started", "the model relay is not running")
+            return openai_error(503, "relay_not_started", "the model relay is not running")
         headers = {
             name: request.headers[name]
             for name in FORWARDED_REQUEST_HEADERS
@@ -103,4 +94,4 @@ class ModelRelay:
             if response is not None:
                 # Part of the reply is out: cut the connection so OpenClaw sees a broken stream.
                 raise
-            return _error(502, "model_unreachable", f"MODEL_BASE_URL did not answer: {exc}")
+            return openai_error(502, "model_unreachable", f"MODEL_BASE_URL did not answer: {exc}")

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from openclaw_secure_stack.runtime.loopback import LoopbackEndpoint, openai_error
+
 NOT_CONFIGURED = (
     "No model is configured for OpenClaw Secure Stack. Set MODEL_BASE_URL (an OpenAI-compatible "
     "base URL, e.g. https://api.openai.com/v1), MODEL_API_KEY and MODEL_NAME in the environment "
@@ -18,12 +20,7 @@ NOT_CONFIGURED = (
 
 
 async def _explain(request: web.Request) -> web.Response:
-    error = {
-        "message": NOT_CONFIGURED,
-        "type": "invalid_request_error",
-        "code": "model_not_configured",
-    }
-    return web.json_response({"error": error}, status=400)
+    return openai_error(400, "model_not_configured", NOT_CONFIGURED)
 
 
 def no_model_app() -> web.Application:
@@ -32,20 +29,8 @@ def no_model_app() -> web.Application:
     return app
 
 
-class NoModelEndpoint:
+class NoModelEndpoint(LoopbackEndpoint):
     """The explaining endpoint on an ephemeral loopback port, in the caller's event loop."""
 
     def __init__(self) -> None:
-        self._runner = web.AppRunner(no_model_app(), access_log=None)
-        self.base_url = ""
-
-    async def start(self) -> str:
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = self._runner.addresses[0][1]
-        self.base_url = f"http://127.0.0.1:{port}/v1"
-        return self.base_url
-
-    async def stop(self) -> None:
-        await self._runner.cleanup()
+        super().__init__(no_model_app())

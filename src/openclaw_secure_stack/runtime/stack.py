@@ -42,6 +42,7 @@ from openclaw_secure_stack.runtime.install import (
     ensure_installed,
     install_plugin,
 )
+from openclaw_secure_stack.runtime.loopback import LoopbackEndpoint
 from openclaw_secure_stack.runtime.model_relay import ModelRelay
 from openclaw_secure_stack.runtime.no_model import NoModelEndpoint
 from openclaw_secure_stack.runtime.node import (
@@ -270,7 +271,7 @@ def stack_secrets(settings: Settings) -> dict[str, Path]:
     return secrets
 
 
-def model_endpoint(settings: Settings, relay_key: str) -> NoModelEndpoint | ModelRelay:
+def model_endpoint(settings: Settings, relay_key: str) -> LoopbackEndpoint:
     """What OpenClaw's model calls go to: the relay holding the real key, or, with no model
     configured, the endpoint that explains how to configure one."""
     if settings.model_base_url is None:
@@ -311,7 +312,7 @@ class Stack:
     def __init__(self, settings: Settings, report: Callable[[str], None]) -> None:
         self._settings = settings
         self._report = report
-        self._model_endpoint: NoModelEndpoint | ModelRelay | None = None
+        self._model_endpoint: LoopbackEndpoint | None = None
         self._gateway: Supervisor | None = None
         self._proxy: Supervisor | None = None
         self._state: RunState | None = None
