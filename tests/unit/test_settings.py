@@ -113,6 +113,7 @@ BAD_VALUES: dict[str, tuple[str, str]] = {
     "DATA_DIR": ("{tmp}/file", "exists and is not a directory"),
     "OPENCLAW_PORT": ("0", "greater than or equal to 1"),
     "OPENCLAW_INSTALL_DIR": ("{tmp}/file", "exists and is not a directory"),
+    "OPENCLAW_SANDBOX": ("docker", "Input should be 'bwrap' or 'off'"),
     "MODEL_BASE_URL": ("api.openai.com", "must start with http:// or https://"),
     "MODEL_NAME": ("", "at least 1 character"),
     "PROMPT_GUARD_DIR": ("{tmp}", "is not an OpenClaw plugin folder"),
