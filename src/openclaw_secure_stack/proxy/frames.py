@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -64,6 +65,21 @@ NODE_MODES = frozenset({"node", "worker"})
 NODE_CLIENT_IDS = frozenset({"node-host", "openclaw-worker"})
 MAX_ID_CHARS = 128  # OpenClaw's own limits on a request frame
 MAX_METHOD_CHARS = 64
+_DELETED_CONTROLS = dict.fromkeys([*range(0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F])
+
+
+def chat_send_message(message: object) -> str:
+    """`params.message` as OpenClaw's `sanitizeChatSendMessageInput` (dist/chat-broadcast-*.mjs)
+    hands it on: NFC, then the control characters in `_DELETED_CONTROLS` removed; a NUL is
+    refused, as OpenClaw refuses it. The rules read most of those controls as spaces, so the
+    message is scanned (and forwarded) in this form: `<|im_` VT `start|>` is `<|im_start|>` to
+    OpenClaw."""
+    if not isinstance(message, str):
+        raise Reject(400, "invalid_frame", "chat.send needs a string params.message")
+    normalized = unicodedata.normalize("NFC", message)
+    if "\0" in normalized:
+        raise Reject(400, "invalid_frame", "chat.send's message must not contain null bytes")
+    return normalized.translate(_DELETED_CONTROLS)
 
 
 def chat_send_texts(params: dict[str, Any]) -> list[Scanned]:
@@ -155,7 +171,8 @@ class FrameGuard:
                 frame, "chat.send parameters not accepted: " + ", ".join(extra[:10]), details
             )
         try:
-            if len(params.get("message") or "") > self.thread_threshold:
+            params["message"] = chat_send_message(params.get("message"))
+            if len(params["message"]) > self.thread_threshold:
                 outcome = await asyncio.to_thread(self.scanner.settle, params, chat_send_texts)
             else:
                 outcome = self.scanner.settle(params, chat_send_texts)

@@ -12,7 +12,7 @@ from openclaw_secure_stack.detect import Detector, load_detector
 from openclaw_secure_stack.proxy.audit import AuditGate, Intent
 from openclaw_secure_stack.proxy.flow import Reject
 from openclaw_secure_stack.proxy.forward import Forward
-from openclaw_secure_stack.proxy.frames import FrameGuard, Frames
+from openclaw_secure_stack.proxy.frames import FrameGuard, Frames, chat_send_message
 from openclaw_secure_stack.proxy.sanitize import Scanner
 from openclaw_secure_stack.proxy.testing import TEST_GATEWAY_TOKEN, make_flow
 from openclaw_secure_stack.proxy.upstream import Upstream
@@ -86,3 +86,25 @@ async def test_forward_refuses_a_websocket_nothing_guards(settings: Settings) ->
         await Forward(Upstream(settings.upstream_config()))(flow)
     assert (info.value.status, info.value.code) == (503, "websocket_unguarded")
     assert flow.tunnel is None
+
+
+@pytest.mark.parametrize(
+    ("sent", "seen"),
+    [
+        ("a\x0bb\x0cc", "abc"),
+        ("".join(map(chr, range(1, 9))) + "x\x0e\x1f\x7f", "x"),
+        ("tab\tnew\nline\rend", "tab\tnew\nline\rend"),
+        ("cafe\u0301 \u212b", "caf\u00e9 \u00c5"),
+        ("\x85\u200b\ufeff", "\x85\u200b\ufeff"),
+    ],
+)
+def test_chat_send_message_is_what_openclaw_reads(sent: str, seen: str) -> None:
+    """NFC, and only the controls OpenClaw deletes are removed (tab and line breaks stay)."""
+    assert chat_send_message(sent) == seen
+
+
+@pytest.mark.parametrize("sent", ["a\x00b", 5, None])
+def test_chat_send_message_refuses_what_openclaw_refuses(sent: object) -> None:
+    """A NUL (OpenClaw refuses it) or a non-string message is a Reject, not a forward."""
+    with pytest.raises(Reject):
+        chat_send_message(sent)
