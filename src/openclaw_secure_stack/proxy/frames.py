@@ -21,7 +21,9 @@ The guard, per client frame:
   turn over HTTP (direct rules and the classifier; strip rewrites it and rescans; reject answers
   `FORBIDDEN` with `details.code: "prompt_injection"` and the rule ids).
 Every connect, chat.send and refusal is audited as `proxy.ws_frame` (method, outcome, findings;
-never the text); a frame whose record cannot be written is not forwarded and the socket closes.
+never the text), durably (synced) before the frame is forwarded; a frame whose record cannot be
+written is not forwarded and the socket closes. Once the audit gate has closed (an outcome went
+unrecorded, see `audit.py`), every later frame closes its socket (1011), unforwarded.
 """
 
 from __future__ import annotations
@@ -33,8 +35,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from openclaw_secure_stack.audit.sink import AuditEvent, AuditSink
+from openclaw_secure_stack.audit.sink import AuditEvent
 from openclaw_secure_stack.detect import Detector
+from openclaw_secure_stack.proxy.audit import AuditGate
 from openclaw_secure_stack.proxy.flow import Flow, FrameAction, Reject
 from openclaw_secure_stack.proxy.prompt import Field, Rope, Scanned
 from openclaw_secure_stack.proxy.sanitize import Outcome, Scanner, strict_json
@@ -99,7 +102,7 @@ class FrameGuard:
     """The judgement of one WebSocket's client frames (see the module docstring)."""
 
     scanner: Scanner
-    audit: AuditSink
+    gate: AuditGate
     gateway_token: str
     max_frame_bytes: int
     thread_threshold: int
@@ -108,31 +111,34 @@ class FrameGuard:
     connected: bool = False
 
     async def check(self, text: str | None, data: bytes | None) -> FrameAction:
+        if self.gate.lost is not None:
+            # An outcome went unrecorded since this socket opened: the proxy takes no traffic.
+            return FrameAction(close=1011, reason="audit log unavailable")
         if text is None:
-            return self._close(1003, "binary frames are not accepted", None, data)
+            return await self._close(1003, "binary frames are not accepted", None, data)
         if len(text) > self.max_frame_bytes or len(text.encode()) > self.max_frame_bytes:
-            return self._close(1009, "frame too large", None, None)
+            return await self._close(1009, "frame too large", None, None)
         try:
             frame = strict_json(text)
         except ValueError:
-            return self._close(1008, "invalid frame", None, None)
+            return await self._close(1008, "invalid frame", None, None)
         request = _request(frame)
         if request is None:
-            return self._close(1008, "invalid frame", None, None)
+            return await self._close(1008, "invalid frame", None, None)
         frame, method = request
         if not self.connected:
             return (
-                self._connect(frame)
+                await self._connect(frame)
                 if method == "connect"
-                else self._close(1008, "the first request must be connect", method, None)
+                else await self._close(1008, "the first request must be connect", method, None)
             )
         if method not in ALLOWED_METHODS:
             error = {"code": "method_not_allowed", "method": method}
-            return self._refuse(frame, f"{method} is not available through the proxy", error)
+            return await self._refuse(frame, f"{method} is not available through the proxy", error)
         if method in SESSION_METHODS and not self._owns(frame.get("params")):
             label = client_label(self.actor or "")
             message = f"that session belongs to another client; use oss:{label}:<name>"
-            return self._refuse(frame, message, {"code": "foreign_session"})
+            return await self._refuse(frame, message, {"code": "foreign_session"})
         if method != "chat.send":
             return FrameAction(forward=text)
         return await self._chat_send(frame)
@@ -141,7 +147,7 @@ class FrameGuard:
         key = params.get("sessionKey") if isinstance(params, dict) else None
         return isinstance(key, str) and self.actor is not None and owns(self.actor, key)
 
-    def _connect(self, frame: dict[str, Any]) -> FrameAction:
+    async def _connect(self, frame: dict[str, Any]) -> FrameAction:
         params = frame.get("params")
         client = params.get("client") if isinstance(params, dict) else None
         if (
@@ -151,11 +157,13 @@ class FrameGuard:
             or client.get("mode") in NODE_MODES
             or client.get("id") in NODE_CLIENT_IDS
         ):
-            return self._close(1008, "only operator connections are accepted", "connect", None)
+            return await self._close(
+                1008, "only operator connections are accepted", "connect", None
+            )
         params.pop("device", None)
         params["auth"] = {"token": self.gateway_token}
         params["scopes"] = list(CLIENT_SCOPES)
-        if not self._record("connect", "allow", {}):
+        if not await self._record("connect", "allow", {}):
             return FrameAction(close=1011, reason="audit log unavailable")
         self.connected = True
         return FrameAction(forward=json.dumps(frame))
@@ -163,11 +171,11 @@ class FrameGuard:
     async def _chat_send(self, frame: dict[str, Any]) -> FrameAction:
         params = frame.get("params")
         if not isinstance(params, dict):
-            return self._refuse(frame, "chat.send needs params", {"code": "invalid_params"})
+            return await self._refuse(frame, "chat.send needs params", {"code": "invalid_params"})
         extra = sorted(set(params) - CHAT_SEND_PARAMS)
         if extra:
             details = {"code": "unsupported_params", "params": extra[:10]}
-            return self._refuse(
+            return await self._refuse(
                 frame, "chat.send parameters not accepted: " + ", ".join(extra[:10]), details
             )
         try:
@@ -177,15 +185,15 @@ class FrameGuard:
             else:
                 outcome = self.scanner.settle(params, chat_send_texts)
         except Reject as exc:
-            return self._refuse(frame, exc.message, {"code": exc.code})
+            return await self._refuse(frame, exc.message, {"code": exc.code})
         if outcome.decision == "reject":
             error = {"code": "prompt_injection", "rules": outcome.rules}
-            return self._refuse(frame, outcome.reason, error, outcome)
-        if not self._record("chat.send", "allow", _summary(outcome)):
+            return await self._refuse(frame, outcome.reason, error, outcome)
+        if not await self._record("chat.send", "allow", _summary(outcome)):
             return FrameAction(close=1011, reason="audit log unavailable")
         return FrameAction(forward=json.dumps(frame))
 
-    def _refuse(
+    async def _refuse(
         self,
         frame: dict[str, Any],
         message: str,
@@ -193,24 +201,28 @@ class FrameGuard:
         outcome: Outcome | None = None,
     ) -> FrameAction:
         recorded = {**details, **(_summary(outcome) if outcome else {})}
-        if not self._record(str(frame.get("method")), "deny", recorded):
+        if not await self._record(str(frame.get("method")), "deny", recorded):
             return FrameAction(close=1011, reason="audit log unavailable")
         error = {"code": "FORBIDDEN", "message": message, "details": details}
         reply = {"type": "res", "id": frame.get("id"), "ok": False, "error": error}
         return FrameAction(reply=json.dumps(reply))
 
-    def _close(self, code: int, reason: str, method: str | None, data: bytes | None) -> FrameAction:
+    async def _close(
+        self, code: int, reason: str, method: str | None, data: bytes | None
+    ) -> FrameAction:
         details: dict[str, object] = {"closed": code, "reason": reason}
         if method is not None:
             details["method"] = method
         if data is not None:
             details["bytes"] = len(data)
-        self._record(method or "", "deny", details)
+        await self._record(method or "", "deny", details)
         return FrameAction(close=code, reason=reason)
 
-    def _record(self, method: str, outcome: str, details: dict[str, object]) -> bool:
+    async def _record(self, method: str, outcome: str, details: dict[str, object]) -> bool:
+        """Write the frame's record and wait until it is on disk (a frame acts on OpenClaw like a
+        request: its record is durable first); False if it cannot be."""
         try:
-            self.audit.write(
+            await self.gate.write_durable(
                 AuditEvent(
                     "proxy.ws_frame",
                     outcome,
@@ -251,10 +263,10 @@ class Frames:
     sees_answered: ClassVar[bool] = False
 
     def __init__(
-        self, detector: Detector, audit: AuditSink, upstream: Upstream, *, thread_threshold: int
+        self, detector: Detector, gate: AuditGate, upstream: Upstream, *, thread_threshold: int
     ) -> None:
         self._scanner = Scanner(detector, "frames")
-        self._audit = audit
+        self._gate = gate
         self._upstream = upstream
         self._thread_threshold = thread_threshold
 
@@ -263,7 +275,7 @@ class Frames:
             return
         flow.frames = FrameGuard(
             self._scanner,
-            self._audit,
+            self._gate,
             self._upstream.gateway_token,
             self._upstream.max_message_bytes,
             self._thread_threshold,

@@ -35,7 +35,7 @@ def default_stages(config: ProxyConfig, audit: AuditSink, upstream: Upstream) ->
         Auth(config.client_digests),
         Probes(upstream, gate),
         Sanitize(detector, thread_threshold=detection.thread_threshold_bytes),
-        Frames(detector, audit, upstream, thread_threshold=detection.thread_threshold_bytes),
+        Frames(detector, gate, upstream, thread_threshold=detection.thread_threshold_bytes),
         BindSession(),
         # Governance (later issue) goes here.
         Intent(gate),

@@ -372,3 +372,51 @@ def test_body_that_breaks_off_is_audited_and_never_forwarded(
         ("proxy.request", "deny", code)
     ]
     assert upstream.protected_requests() == []
+
+
+AFTER_LOSS = {
+    "chat.send": {"sessionKey": "oss:alice:main", "message": "hello", "idempotencyKey": "k"},
+    "chat.history": {"sessionKey": "oss:alice:main"},
+    "health": {},
+}
+
+
+@pytest.mark.parametrize("method", AFTER_LOSS)
+def test_lost_outcome_stops_open_websockets_too(
+    fresh: tuple[int, Path], upstream: RecordingUpstream, method: str
+) -> None:
+    """Once an outcome is lost, a WebSocket opened before relays no further frame: it is closed
+    (1011) and the frame never reaches the upstream, even with the log working again."""
+    port, log = fresh
+    moved = log.with_name("moved-away.jsonl")
+    client = {"id": "cli", "mode": "cli"}
+    connect = {"type": "req", "id": "1", "method": "connect", "params": {"client": client}}
+
+    def break_log(got: Received) -> None:
+        log.rename(moved)
+        log.mkdir()
+
+    async def talk() -> int | None:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.ws_connect(
+                f"http://127.0.0.1:{port}/ws", headers={"Authorization": f"Bearer {ALICE}"}
+            ) as ws,
+        ):
+            await ws.send_json(connect)
+            assert str((await ws.receive(timeout=5)).data).startswith("echo: ")
+            upstream.on_request = break_log
+            request = raw_request("/slow?delay=0.1", token=ALICE)
+            reply = await asyncio.to_thread(raw_exchange, port, request)
+            assert json.loads(reply.body)["error"]["code"] == "audit_unavailable"
+            upstream.on_request = None
+            log.rmdir()
+            moved.rename(log)
+            frame = {"type": "req", "id": "2", "method": method, "params": AFTER_LOSS[method]}
+            await ws.send_json(frame)
+            assert (await ws.receive(timeout=5)).type == aiohttp.WSMsgType.CLOSE
+            return ws.close_code
+
+    upstream.ws_messages.clear()
+    assert asyncio.run(talk()) == 1011
+    assert [json.loads(m)["method"] for m in upstream.ws_messages] == ["connect"]

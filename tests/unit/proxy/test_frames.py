@@ -48,7 +48,13 @@ class BrokenSink:
 
 def guard(detector: Detector, sink: AuditSink) -> FrameGuard:
     return FrameGuard(
-        Scanner(detector, "frames"), sink, TEST_GATEWAY_TOKEN, 4096, 1 << 20, "alice", "r"
+        Scanner(detector, "frames"),
+        AuditGate(sink),
+        TEST_GATEWAY_TOKEN,
+        4096,
+        1 << 20,
+        "alice",
+        "r",
     )
 
 
@@ -59,15 +65,39 @@ async def test_a_frame_that_cannot_be_audited_is_not_forwarded(detector: Detecto
     assert (action.forward, action.close) == (None, 1011)
     working = guard(detector, CapturingSink())
     assert (await working.check(CONNECT, None)).forward is not None
-    working.audit = BrokenSink()
+    working.gate = AuditGate(BrokenSink())
     action = await working.check(SEND, None)
     assert (action.forward, action.close) == (None, 1011)
+
+
+async def test_a_frame_is_forwarded_only_once_its_record_is_synced(detector: Detector) -> None:
+    """connect and chat.send are forwarded after a sync that covers their allow record."""
+    sink = CapturingSink()
+    working = guard(detector, sink)
+    for frame in (CONNECT, SEND):
+        assert (await working.check(frame, None)).forward is not None
+        assert sink.synced[-1] == len(sink.events)
+    assert [e.outcome for e in sink.named("proxy.ws_frame")] == ["allow", "allow"]
+
+
+async def test_a_closed_gate_forwards_no_frame(detector: Detector) -> None:
+    """Once an outcome is lost, every frame closes the socket (1011), whatever its method."""
+    working = guard(detector, CapturingSink())
+    assert (await working.check(CONNECT, None)).forward is not None
+    working.gate.close("lost")
+    history = json.dumps({"type": "req", "id": "h", "method": "health", "params": {}})
+    for frame in (SEND, history, "not json"):
+        action = await working.check(frame, None)
+        assert (action.forward, action.reply, action.close) == (None, None, 1011)
 
 
 async def test_frames_stage_guards_websockets_only(detector: Detector, settings: Settings) -> None:
     """A WebSocket flow gets a guard bound to its actor and request id; HTTP flows get none."""
     stage = Frames(
-        detector, CapturingSink(), Upstream(settings.upstream_config()), thread_threshold=1024
+        detector,
+        AuditGate(CapturingSink()),
+        Upstream(settings.upstream_config()),
+        thread_threshold=1024,
     )
     ws_flow, http_flow = make_flow("/", method="GET", websocket=True), make_flow()
     ws_flow.actor = "alice"
