@@ -20,7 +20,7 @@ The guard, per client frame:
 - `chat.send`: only the parameters in `CHAT_SEND_PARAMS`; `params.message` is scanned like a user
   turn over HTTP (direct rules and the classifier; strip rewrites it and rescans; reject answers
   `FORBIDDEN` with `details.code: "prompt_injection"` and the rule ids).
-Every connect, chat.send and refusal is audited as `proxy.ws_frame` (method, outcome, findings;
+Every frame relayed or refused is audited as `proxy.ws_frame` (method, outcome, findings;
 never the text), durably (synced) before the frame is forwarded; a frame whose record cannot be
 written is not forwarded and the socket closes. Once the audit gate has closed (an outcome went
 unrecorded, see `audit.py`), every later frame closes its socket (1011), unforwarded.
@@ -140,6 +140,8 @@ class FrameGuard:
             message = f"that session belongs to another client; use oss:{label}:<name>"
             return await self._refuse(frame, message, {"code": "foreign_session"})
         if method != "chat.send":
+            if not await self._record(method, "allow", {}):
+                return FrameAction(close=1011, reason="audit log unavailable")
             return FrameAction(forward=text)
         return await self._chat_send(frame)
 

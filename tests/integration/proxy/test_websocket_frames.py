@@ -336,3 +336,29 @@ async def test_the_callers_own_sessions_pass(
     await connected(ws)
     await ws.send_json(frame("chat.history", {"sessionKey": key}, frame_id="h1"))
     assert (await echoed(ws))["params"]["sessionKey"] == key
+
+
+RELAYED = {
+    "chat.history": {"sessionKey": "oss:alice:main"},
+    "chat.abort": {"sessionKey": "oss:alice:main", "runId": "r1"},
+    "models.list": {},
+    "health": {},
+}
+
+
+@pytest.mark.parametrize("method", RELAYED)
+async def test_every_relayed_frame_is_audited(
+    ws: aiohttp.ClientWebSocketResponse, upstream: RecordingUpstream, data_dir: Path, method: str
+) -> None:
+    """Each allowlisted method other than chat.send is relayed as sent, after its own allow
+    record (its method, not its parameters) is in the log."""
+    await connected(ws)
+    sent = frame(method, RELAYED[method], frame_id="a1")
+    await ws.send_json(sent)
+    assert await echoed(ws) == sent
+    record = frame_records(data_dir)[-1]
+    assert (record["actor"], record["outcome"], record["details"]) == (
+        "alice",
+        "allow",
+        {"method": method},
+    )

@@ -80,6 +80,20 @@ async def test_a_frame_is_forwarded_only_once_its_record_is_synced(detector: Det
     assert [e.outcome for e in sink.named("proxy.ws_frame")] == ["allow", "allow"]
 
 
+async def test_a_relayed_method_that_cannot_be_audited_is_not_forwarded(detector: Detector) -> None:
+    """chat.history and health close the socket (1011) unforwarded when their record fails."""
+    working = guard(detector, CapturingSink())
+    assert (await working.check(CONNECT, None)).forward is not None
+    working.gate = AuditGate(BrokenSink())
+    history = {"type": "req", "id": "h", "method": "chat.history"}
+    for frame in (
+        {**history, "params": {"sessionKey": "oss:alice:m"}},
+        {**history, "method": "health"},
+    ):
+        action = await working.check(json.dumps(frame), None)
+        assert (action.forward, action.close) == (None, 1011)
+
+
 async def test_a_closed_gate_forwards_no_frame(detector: Detector) -> None:
     """Once an outcome is lost, every frame closes the socket (1011), whatever its method."""
     working = guard(detector, CapturingSink())
