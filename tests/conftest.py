@@ -1,4 +1,5 @@
-"""Test-run wide: how pytest-xdist spreads the tests over its workers.
+"""Test-run wide: how pytest-xdist spreads the tests over its workers, and the recording
+upstream that the proxy tests of every level stand the proxy in front of.
 
 Tests that share one expensive resource run on one worker, in their collection order: the real
 OpenClaw that the e2e session starts (1-1.7 GB of memory each, so one per run, not one per
@@ -11,9 +12,13 @@ attribute pytest no longer reads, so its `xdist_group` marks are silently ignore
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 from xdist.remote import Producer
 from xdist.scheduler import LoadScopeScheduling
+
+from openclaw_secure_stack.proxy.testing import RecordingUpstream
 
 SHARED_RESOURCES = {
     "tests/e2e/": "openclaw",
@@ -31,3 +36,12 @@ class SharedResourceScheduling(LoadScopeScheduling):
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Producer) -> SharedResourceScheduling:
     return SharedResourceScheduling(config, log)
+
+
+@pytest.fixture(scope="module")
+def upstream() -> Iterator[RecordingUpstream]:
+    """A recording stand-in for OpenClaw, one per test module."""
+    server = RecordingUpstream()
+    server.start()
+    yield server
+    server.stop()

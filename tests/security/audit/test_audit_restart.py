@@ -4,7 +4,6 @@ resumed silently, a lost anchor stops start-up, and two workers keep one anchore
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -24,14 +23,6 @@ from openclaw_secure_stack.proxy.testing import (
 )
 
 ALICE = TEST_CLIENT_TOKENS["alice"]
-
-
-@pytest.fixture(scope="module")
-def upstream() -> Iterator[RecordingUpstream]:
-    server = RecordingUpstream()
-    server.start()
-    yield server
-    server.stop()
 
 
 def records(log: Path) -> list[dict]:

@@ -9,20 +9,24 @@ from openclaw_secure_stack.proxy.testing import RecordingUpstream, proxy_environ
 
 
 @pytest.fixture(scope="module")
-def upstream() -> Iterator[RecordingUpstream]:
-    server = RecordingUpstream()
-    server.start()
-    yield server
-    server.stop()
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The module's proxy working directory, where its audit log is."""
+    return tmp_path_factory.mktemp("proxy")
+
+
+@pytest.fixture(scope="module")
+def proxy_settings() -> dict[str, str]:
+    """The proxy's environment over the defaults: short client deadlines (1 s) and a 64 KiB body
+    limit. A module that needs the defaults overrides this fixture."""
+    return {"CLIENT_TIMEOUT": "1", "MAX_BODY_BYTES": "65536"}
 
 
 @pytest.fixture(scope="module")
 def proxy_port(
-    upstream: RecordingUpstream, tmp_path_factory: pytest.TempPathFactory
+    upstream: RecordingUpstream, data_dir: Path, proxy_settings: dict[str, str]
 ) -> Iterator[int]:
-    """The real proxy with short client deadlines (1 s) and a 64 KiB body limit."""
-    data_dir: Path = tmp_path_factory.mktemp("proxy")
-    env = proxy_environment(upstream.url, data_dir, CLIENT_TIMEOUT="1", MAX_BODY_BYTES="65536")
+    """The real proxy (`serve`, granian) in front of the recording upstream."""
+    env = proxy_environment(upstream.url, data_dir, **proxy_settings)
     with running_proxy(env, data_dir) as port:
         yield port
 

@@ -4,7 +4,6 @@ the sanitizer judged is exactly what OpenClaw routes. Anything else is refused a
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,10 +11,8 @@ import pytest
 from openclaw_secure_stack.proxy.testing import (
     TEST_CLIENT_TOKENS,
     RecordingUpstream,
-    proxy_environment,
     raw_exchange,
     raw_request,
-    running_proxy,
 )
 
 ALICE = TEST_CLIENT_TOKENS["alice"]
@@ -28,14 +25,9 @@ ATTACK = json.dumps(
 
 
 @pytest.fixture(scope="module")
-def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("method-spelling")
-
-
-@pytest.fixture(scope="module")
-def proxy_port(upstream: RecordingUpstream, data_dir: Path) -> Iterator[int]:
-    with running_proxy(proxy_environment(upstream.url, data_dir), data_dir) as port:
-        yield port
+def proxy_settings() -> dict[str, str]:
+    """The proxy's default deadlines and body limit."""
+    return {}
 
 
 def last_record(data_dir: Path) -> dict[str, object]:

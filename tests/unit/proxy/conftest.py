@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from openclaw_secure_stack.proxy.testing import (
@@ -10,14 +8,6 @@ from openclaw_secure_stack.proxy.testing import (
     RecordingUpstream,
 )
 from openclaw_secure_stack.settings import Settings
-
-
-@pytest.fixture(scope="module")
-def upstream() -> Iterator[RecordingUpstream]:
-    server = RecordingUpstream()
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture
