@@ -18,10 +18,11 @@ import logging
 import math
 import os
 import time
-from collections.abc import AsyncIterator, MutableMapping
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
+from openclaw_secure_stack import asgi
 from openclaw_secure_stack.audit.sink import AuditEvent, AuditSink
 from openclaw_secure_stack.detect import Detector
 from openclaw_secure_stack.model_gateway.config import GatewayConfig
@@ -36,11 +37,10 @@ from openclaw_secure_stack.model_gateway.providers import Provider, provider_for
 from openclaw_secure_stack.model_gateway.providers.http import ProviderHTTP
 from openclaw_secure_stack.model_gateway.reply import ReplyGuard, ReplySummary
 from openclaw_secure_stack.model_gateway.scanner import ToolResultReport, ToolResultScanner
-from openclaw_secure_stack.proxy.flow import Body, ClientGone, Headers, Receive, Reject, Send
+from openclaw_secure_stack.proxy.flow import Body, ClientGone, Headers, Receive, Reject, Scope, Send
 
 log = logging.getLogger(__name__)
 
-Scope = MutableMapping[str, Any]
 CALLER = "openclaw"
 EVENT = "model_gateway.call"
 CHAT_PATH = "/v1/chat/completions"
@@ -118,19 +118,9 @@ class GatewayApp:
         if scope["type"] == "http":
             await self._http(scope, receive, send)
         elif scope["type"] == "lifespan":
-            await self._lifespan(receive, send)
+            await asgi.lifespan(receive, send, self.provider.close)
         elif scope["type"] == "websocket":
             await send({"type": "websocket.close", "code": 1008})
-
-    async def _lifespan(self, receive: Receive, send: Send) -> None:
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                await self.provider.close()
-                await send({"type": "lifespan.shutdown.complete"})
-                return
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         request_id = os.urandom(12).hex()

@@ -7,16 +7,11 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-from granian import Granian
-from granian.constants import HTTPModes, Interfaces, Loops
-from granian.http import HTTP1Settings
-
+from openclaw_secure_stack import asgi
 from openclaw_secure_stack.audit.log import AuditLog
 from openclaw_secure_stack.detect import load_detector
 from openclaw_secure_stack.model_gateway.app import GatewayApp, build_app
 from openclaw_secure_stack.model_gateway.config import GatewayConfig
-
-MAX_HEAD_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -54,19 +49,12 @@ def check(config: GatewayConfig, resources: Resources) -> None:
 def serve(config: GatewayConfig, resources: Resources) -> None:
     """Serve on config.host:config.port until SIGINT/SIGTERM."""
     check(config, resources)
-    server = Granian(
-        target="openclaw_secure_stack.model_gateway.server:worker_app",
-        address=config.host,
+    asgi.serve(
+        "openclaw_secure_stack.model_gateway.server:worker_app",
+        partial(worker_app, config, resources),
+        host=config.host,
         port=config.port,
-        interface=Interfaces.ASGI,
         workers=1,
-        loop=Loops.uvloop,
-        http=HTTPModes.http1,
         websockets=False,
-        http1_settings=HTTP1Settings(
-            header_read_timeout=int(config.client_timeout * 1000),
-            max_buffer_size=MAX_HEAD_BYTES,
-        ),
-        log_access=False,
+        client_timeout=config.client_timeout,
     )
-    server.serve(target_loader=partial(worker_app, config, resources), wrap_loader=False)

@@ -7,9 +7,10 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+from openclaw_secure_stack import asgi
 from openclaw_secure_stack.audit.sink import AuditSink
 from openclaw_secure_stack.proxy.flow import (
     Body,
@@ -19,6 +20,7 @@ from openclaw_secure_stack.proxy.flow import (
     Reject,
     Request,
     Response,
+    Scope,
     Send,
     Stage,
 )
@@ -38,7 +40,6 @@ log = logging.getLogger(__name__)
 # The whole request head (names and values); granian's own cap is coarser and not exact.
 MAX_HEADER_BYTES = 32 * 1024
 
-Scope = MutableMapping[str, Any]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
@@ -67,17 +68,7 @@ class ProxyApp:
         elif scope["type"] == "websocket":
             await self._websocket(scope, receive, send)
         elif scope["type"] == "lifespan":
-            await self._lifespan(receive, send)
-
-    async def _lifespan(self, receive: Receive, send: Send) -> None:
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                await self._upstream.close()
-                await send({"type": "lifespan.shutdown.complete"})
-                return
+            await asgi.lifespan(receive, send, self._upstream.close)
 
     def _flow(self, scope: Scope, receive: Receive, *, websocket: bool) -> Flow:
         """A flow for this request; a bad target or length arrives already answered (400/413)."""

@@ -1,21 +1,14 @@
 """Runs the proxy under granian: each worker process builds its own app, audit log handle and
-pooled upstream session. granian bounds slow and oversized request heads (header read timeout,
-431 for heads over its buffer); the app bounds slow and oversized bodies."""
+pooled upstream session."""
 
 from __future__ import annotations
 
 from functools import partial
 
-from granian import Granian
-from granian.constants import HTTPModes, Interfaces, Loops
-from granian.http import HTTP1Settings
-
+from openclaw_secure_stack import asgi
 from openclaw_secure_stack.audit.log import AuditLog
 from openclaw_secure_stack.proxy.app import ProxyApp, build_app
 from openclaw_secure_stack.settings import AuditConfig, ProxyConfig
-
-# Request heads larger than this get 431 from granian (its smallest buffer is 8 KiB + 4 KiB).
-MAX_HEAD_BYTES = 64 * 1024
 
 
 def audit_log(config: AuditConfig) -> AuditLog:
@@ -53,19 +46,12 @@ def serve(config: ProxyConfig) -> None:
     """Serve the proxy on PROXY_HOST:PROXY_PORT until SIGINT/SIGTERM. Raises RulesError or
     AuditLogError for unusable files."""
     check_config(config)
-    server = Granian(
-        target="openclaw_secure_stack.proxy.server:worker_app",
-        address=config.host,
+    asgi.serve(
+        "openclaw_secure_stack.proxy.server:worker_app",
+        partial(worker_app, config),
+        host=config.host,
         port=config.port,
-        interface=Interfaces.ASGI,
         workers=config.workers,
-        loop=Loops.uvloop,
-        http=HTTPModes.http1,
         websockets=True,
-        http1_settings=HTTP1Settings(
-            header_read_timeout=int(config.client_timeout * 1000),
-            max_buffer_size=MAX_HEAD_BYTES,
-        ),
-        log_access=False,
+        client_timeout=config.client_timeout,
     )
-    server.serve(target_loader=partial(worker_app, config), wrap_loader=False)
