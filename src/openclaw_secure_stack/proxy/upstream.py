@@ -11,6 +11,7 @@ import asyncio
 import aiohttp
 from yarl import URL
 
+from openclaw_secure_stack.http_client import pooled_session
 from openclaw_secure_stack.settings import UpstreamConfig
 
 
@@ -29,17 +30,11 @@ class Upstream:
     @property
     def session(self) -> aiohttp.ClientSession:
         if self._session is None:
-            self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=0, enable_cleanup_closed=True),
-                # Per-chunk deadlines are applied by the forwarder; this bounds a silent socket.
-                timeout=aiohttp.ClientTimeout(
-                    total=None,
-                    sock_connect=self.connect_timeout,
-                    sock_read=max(self.read_timeout, self.stream_read_timeout),
-                ),
-                auto_decompress=False,
-                skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", "Content-Type"),
-                cookie_jar=aiohttp.DummyCookieJar(),
+            # Per-chunk deadlines are applied by the forwarder; this bounds a silent socket.
+            self._session = pooled_session(
+                connect_timeout=self.connect_timeout,
+                read_timeout=max(self.read_timeout, self.stream_read_timeout),
+                passthrough=True,
             )
         return self._session
 

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Mapping
 
 import aiohttp
 
+from openclaw_secure_stack.http_client import pooled_session
 from openclaw_secure_stack.model_gateway.errors import GatewayError
 from openclaw_secure_stack.model_gateway.sse import Event, EventTooLarge, batches
 
@@ -37,14 +38,11 @@ class ProviderHTTP:
     @property
     def session(self) -> aiohttp.ClientSession:
         if self._session is None:
-            self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=0, enable_cleanup_closed=True),
-                timeout=aiohttp.ClientTimeout(
-                    total=None,
-                    sock_connect=self._connect_timeout,
-                    sock_read=max(self.read_timeout, self.stream_read_timeout),
-                ),
-                cookie_jar=aiohttp.DummyCookieJar(),
+            # The provider's reply is parsed here, so aiohttp may decompress it.
+            self._session = pooled_session(
+                connect_timeout=self._connect_timeout,
+                read_timeout=max(self.read_timeout, self.stream_read_timeout),
+                passthrough=False,
             )
         return self._session
 
