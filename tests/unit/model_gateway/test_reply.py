@@ -182,32 +182,32 @@ async def test_a_client_that_leaves_still_gets_the_call_recorded() -> None:
     assert [r.error for r in records] == ["client_gone"]
 
 
-async def test_a_call_without_a_name_is_blocked() -> None:
-    """A tool call the provider sent without a name cannot be decided: it is blocked."""
-    piece = {"index": 0, "id": "call_x", "function": {"arguments": "{}"}}
-    chunks = [chunk({"tool_calls": [piece]}), chunk({}, "tool_calls")]
+@pytest.mark.parametrize(
+    ("function", "sent", "ends", "reason"),
+    [
+        ({"arguments": "{}"}, "tool_calls", "stop", "without a name"),
+        *[
+            ({"name": "read", "arguments": arguments}, "length", "length", "not a JSON object")
+            for arguments in ('{"path": "/etc/pas', "[1, 2]", "not json", '"text"')
+        ],
+    ],
+    ids=["no name", "cut off", "array", "not json", "string"],
+)
+async def test_an_undecidable_call_is_blocked(
+    function: dict[str, str], sent: str, ends: str, reason: str
+) -> None:
+    """A tool call that cannot be decided (no name; arguments that are not a JSON object, cut off
+    or of the wrong type) is blocked, with the reason in the reply; a reply left with no call ends
+    as `stop`."""
+    piece = {"index": 0, "id": "call_x", "function": function}
+    chunks = [chunk({"tool_calls": [piece]}), chunk({}, sent)]
     records: list[ReplySummary] = []
     out = payloads(
         [line async for line in guard(records).sse(source(*chunks), include_usage=False)]
     )
     assert all("tool_calls" not in ch["delta"] for e in out[:-1] for ch in e["choices"])
-    assert "without a name" in out[-3]["choices"][0]["delta"]["content"]
-    assert out[-2]["choices"][0]["finish_reason"] == "stop"
-    assert [c.allowed for c in records[0].calls] == [False]
-
-
-@pytest.mark.parametrize("arguments", ['{"path": "/etc/pas', "[1, 2]", "not json", '"text"'])
-async def test_a_call_with_unreadable_arguments_is_blocked(arguments: str) -> None:
-    """Arguments that are not a JSON object (cut off, wrong type) cannot be decided: blocked."""
-    piece = {"index": 0, "id": "call_x", "function": {"name": "read", "arguments": arguments}}
-    chunks = [chunk({"tool_calls": [piece]}), chunk({}, "length")]
-    records: list[ReplySummary] = []
-    out = payloads(
-        [line async for line in guard(records).sse(source(*chunks), include_usage=False)]
-    )
-    assert all("tool_calls" not in ch["delta"] for e in out[:-1] for ch in e["choices"])
-    assert "not a JSON object" in out[-3]["choices"][0]["delta"]["content"]
-    assert out[-2]["choices"][0]["finish_reason"] == "length"
+    assert reason in out[-3]["choices"][0]["delta"]["content"]
+    assert out[-2]["choices"][0]["finish_reason"] == ends
     assert [c.allowed for c in records[0].calls] == [False]
 
 
