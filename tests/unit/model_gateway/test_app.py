@@ -21,6 +21,7 @@ from tests.fakes.model_providers import (
 )
 from tests.unit.model_gateway.conftest import GATEWAY_KEY, PROVIDER_KEY, MakeGateway
 
+from openclaw_secure_stack.audit.sink import CapturingSink
 from openclaw_secure_stack.model_gateway.decisions import CallDecision, ProposedCall
 from openclaw_secure_stack.model_gateway.provenance import MemoryProvenance, Provenance
 from openclaw_secure_stack.proxy.testing import free_port
@@ -523,16 +524,21 @@ async def test_a_failing_decision_hook_blocks(
     assert sink.events[0].details["tool_calls"][0]["decision"] == "block"
 
 
-async def test_no_tool_call_passes_when_the_audit_cannot_record(
-    make_gateway: MakeGateway, fake_openai: FakeOpenAI
-) -> None:
-    """Audit before effect: if the record cannot be written, the calls are withheld."""
-    app, sink = make_gateway(fake_openai)
+def break_the_log(sink: CapturingSink) -> None:
+    """Every audit write fails from now on, as on a full disk."""
 
     def refuse(event: object) -> None:
         raise OSError("disk full")
 
     sink.write = refuse  # type: ignore[method-assign]
+
+
+async def test_no_tool_call_passes_when_the_audit_cannot_record(
+    make_gateway: MakeGateway, fake_openai: FakeOpenAI
+) -> None:
+    """Audit before effect: if the record cannot be written, the calls are withheld."""
+    app, sink = make_gateway(fake_openai)
+    break_the_log(sink)
     fake_openai.step = Turn("", (Call("exec", {"command": "id"}),))
     text, calls, finishes = streamed(await post(app, chat({"role": "user", "content": "x"})))
     assert (calls, finishes) == ([], ["stop"])
@@ -794,11 +800,7 @@ async def test_an_unrecordable_failure_is_503(
 ) -> None:
     """When even the error cannot be audited, OpenClaw gets 503 audit_unavailable."""
     app, sink = make_gateway(fake_openai)
-
-    def refuse(event: object) -> None:
-        raise OSError("disk full")
-
-    sink.write = refuse  # type: ignore[method-assign]
+    break_the_log(sink)
     fake_openai.step = Failure(500, "internal")
     answer = await post(app, chat({"role": "user", "content": "x"}))
     assert (answer.status, answer.json()["error"]["code"]) == (503, "audit_unavailable")
