@@ -264,29 +264,34 @@ def proxy_environment(upstream_url: str, data_dir: Path, **extra: str) -> dict[s
 
 
 @contextlib.contextmanager
-def running_proxy(env: Mapping[str, str], cwd: Path) -> Iterator[int]:
-    """`openclaw-secure-stack serve` in a subprocess; yields its port once /health answers.
-    Its output goes to `cwd/proxy.log` (a pipe nobody reads would fill up and stall it)."""
+def running_command(
+    subcommand: str, env: Mapping[str, str], cwd: Path, *, port: int, name: str
+) -> Iterator[None]:
+    """`openclaw-secure-stack <subcommand>` in a subprocess, until /health answers on `port`.
+    Its output goes to `cwd/<name>.log` (a pipe nobody reads would fill up and stall it)."""
     command = [sys.executable, "-c", "from openclaw_secure_stack.cli.main import app; app()"]
-    log_path = cwd / "proxy.log"
+    log_path = cwd / f"{name}.log"
     with log_path.open("ab") as log_file:
         process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            [*command, "serve"], env=dict(env), cwd=cwd, stdout=log_file, stderr=subprocess.STDOUT
+            [*command, subcommand],
+            env=dict(env),
+            cwd=cwd,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
         )
-    port = int(env["PROXY_PORT"])
     try:
         deadline = time.monotonic() + 20
         while True:
             if process.poll() is not None:
                 output = log_path.read_text(errors="replace")
-                raise RuntimeError(f"proxy exited with {process.returncode}:\n{output}")
+                raise RuntimeError(f"{name} exited with {process.returncode}:\n{output}")
             health = f"http://127.0.0.1:{port}/health"
             with contextlib.suppress(OSError), urllib.request.urlopen(health, timeout=1):
                 break
             if time.monotonic() > deadline:
-                raise RuntimeError("proxy did not answer /health within 20 s")
+                raise RuntimeError(f"{name} did not answer /health within 20 s")
             time.sleep(0.1)
-        yield port
+        yield
     finally:
         process.terminate()
         try:
@@ -294,6 +299,14 @@ def running_proxy(env: Mapping[str, str], cwd: Path) -> Iterator[int]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@contextlib.contextmanager
+def running_proxy(env: Mapping[str, str], cwd: Path) -> Iterator[int]:
+    """`openclaw-secure-stack serve` in a subprocess; yields its port once /health answers."""
+    port = int(env["PROXY_PORT"])
+    with running_command("serve", env, cwd, port=port, name="proxy"):
+        yield port
 
 
 @dataclass

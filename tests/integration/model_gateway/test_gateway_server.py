@@ -6,10 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import subprocess
-import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,7 +25,7 @@ from tests.fakes.model_providers import (
 from openclaw_secure_stack import resources
 from openclaw_secure_stack.audit.testing import TEST_KEY
 from openclaw_secure_stack.audit.verify import verify_chain
-from openclaw_secure_stack.proxy.testing import free_port
+from openclaw_secure_stack.proxy.testing import free_port, running_command
 
 GATEWAY_KEY = "integration-gateway-key-0123456789abcdef"
 PROVIDER_KEY = "sk-integration-provider-key-42"
@@ -52,37 +49,8 @@ def running_gateway(provider: FakeProvider, kind: str, data_dir: Path) -> Iterat
         "PROMPT_RULES_PATH": str(resources.PROMPT_RULES),
         "INDIRECT_RULES_PATH": str(resources.INDIRECT_RULES),
     }
-    log_path = data_dir / "gateway.log"
-    command = [sys.executable, "-c", "from openclaw_secure_stack.cli.main import app; app()"]
-    with log_path.open("ab") as log_file:
-        process = subprocess.Popen(
-            [*command, "model-gateway"],
-            env=env,
-            cwd=data_dir,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"gateway exited:\n{log_path.read_text(errors='replace')}")
-            with (
-                contextlib.suppress(OSError),
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1),
-            ):
-                break
-            if time.monotonic() > deadline:
-                raise RuntimeError("gateway did not answer /health within 20 s")
-            time.sleep(0.1)
+    with running_command("model-gateway", env, data_dir, port=port, name="gateway"):
         yield f"http://127.0.0.1:{port}/v1"
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 @pytest.fixture(scope="module", params=["openai", "anthropic"])
