@@ -13,12 +13,13 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+
+from openclaw_secure_stack.proxy.testing import serve_in_thread
 
 TEXT_PIECE = 7
 ARGUMENT_PIECE = 9
@@ -85,7 +86,7 @@ class FakeProvider:
         self.after_tools: Turn | None = None
         self.port = 0
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._runner: web.AppRunner | None = None
+        self._runner: web.BaseRunner | None = None
         self._released: asyncio.Event | None = None
 
     @property
@@ -135,27 +136,13 @@ class FakeProvider:
         await self._released.wait()
 
     def start(self) -> FakeProvider:
-        started = threading.Event()
-
-        async def listen() -> None:
+        def runner() -> web.BaseRunner:
             self._released = asyncio.Event()
             app = web.Application(client_max_size=64 << 20)
             app.router.add_post(self.path, self._handle)
-            self._runner = web.AppRunner(app, access_log=None)
-            await self._runner.setup()
-            site = web.TCPSite(self._runner, "127.0.0.1", 0)
-            await site.start()
-            self.port = self._runner.addresses[0][1]
+            return web.AppRunner(app, access_log=None)
 
-        def run() -> None:
-            self._loop = asyncio.new_event_loop()
-            self._loop.run_until_complete(listen())
-            started.set()
-            self._loop.run_forever()
-
-        threading.Thread(target=run, daemon=True).start()
-        if not started.wait(10):
-            raise RuntimeError("fake provider did not start")
+        self._loop, self._runner, self.port = serve_in_thread(runner, "fake provider")
         return self
 
     def stop(self) -> None:

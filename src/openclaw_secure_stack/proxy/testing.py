@@ -190,23 +190,9 @@ class RecordingUpstream:
         return ws
 
     def start(self) -> None:
-        started = threading.Event()
-
-        async def listen() -> None:
-            self._runner = web.ServerRunner(web.Server(self._handle))
-            await self._runner.setup()
-            await web.TCPSite(self._runner, "127.0.0.1", 0).start()
-            self.port = self._runner.addresses[0][1]
-
-        def run() -> None:
-            self._loop = asyncio.new_event_loop()
-            self._loop.run_until_complete(listen())
-            started.set()
-            self._loop.run_forever()
-
-        threading.Thread(target=run, daemon=True).start()
-        if not started.wait(10):
-            raise RuntimeError("the recording upstream did not start")
+        self._loop, self._runner, self.port = serve_in_thread(
+            lambda: web.ServerRunner(web.Server(self._handle)), "the recording upstream"
+        )
 
     def stop(self) -> None:
         if self._loop is None or self._runner is None:
@@ -215,6 +201,33 @@ class RecordingUpstream:
         with contextlib.suppress(Exception):
             future.result(5)
         self._loop.call_soon_threadsafe(self._loop.stop)
+
+
+def serve_in_thread(
+    make_runner: Callable[[], web.BaseRunner], name: str
+) -> tuple[asyncio.AbstractEventLoop, web.BaseRunner, int]:
+    """Serve the runner that `make_runner` builds (on the new loop) at 127.0.0.1 on a free port,
+    from an event loop of its own in a daemon thread: the loop, the runner and the port."""
+    loop = asyncio.new_event_loop()
+    started = threading.Event()
+    runners: list[web.BaseRunner] = []
+
+    async def listen() -> None:
+        runner = make_runner()
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        runners.append(runner)
+
+    def run() -> None:
+        loop.run_until_complete(listen())
+        started.set()
+        loop.run_forever()
+
+    threading.Thread(target=run, daemon=True).start()
+    if not started.wait(10):
+        raise RuntimeError(f"{name} did not start")
+    [runner] = runners
+    return loop, runner, runner.addresses[0][1]
 
 
 def scripted_reply(
