@@ -389,3 +389,11 @@ def raw_request(
     lines += [f"{name}: {value}".encode("latin-1") for name, value in headers]
     lines.append(b"Connection: close")
     return b"\r\n".join(lines) + b"\r\n\r\n" + body
+
+
+def reply_request(script: bytes, token: str, headers: Sequence[tuple[str, str]] = ()) -> bytes:
+    """The raw POST to `RecordingUpstream`'s `/reply` that plays `script` (see `scripted_reply`)."""
+    length = ("Content-Length", str(len(script)))
+    return raw_request(
+        "/reply", method="POST", token=token, body=script, headers=[length, *headers]
+    )

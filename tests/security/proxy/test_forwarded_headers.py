@@ -13,6 +13,7 @@ from openclaw_secure_stack.proxy.testing import (
     RecordingUpstream,
     raw_exchange,
     raw_request,
+    reply_request,
     scripted_reply,
 )
 
@@ -139,14 +140,7 @@ def test_reply_headers_lose_cookies_request_id_and_forged_findings(proxy_port: i
         ("Cache-Control", "no-store"),
     ]
     script = scripted_reply(b'{"ok": true}', headers=reply_headers, length=True)
-    request = raw_request(
-        "/reply",
-        method="POST",
-        token=ALICE,
-        body=script,
-        headers=[("Content-Length", str(len(script)))],
-    )
-    reply = raw_exchange(proxy_port, request)
+    reply = raw_exchange(proxy_port, reply_request(script, ALICE))
     assert reply.status == 200 and reply.body == b'{"ok": true}'
     names = [line.split(b":")[0].strip().lower() for line in reply.head.split(b"\r\n")[1:]]
     assert b"set-cookie" not in names
