@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-import urllib.error
-import urllib.request
 import uuid
 from pathlib import Path
 
@@ -88,17 +86,6 @@ def _marker() -> str:
     return "m" + uuid.uuid4().hex[:12]
 
 
-def _get(stack: StackHandle, target: str) -> tuple[int, bytes]:
-    request = urllib.request.Request(
-        stack.proxy_url + target, headers={"Authorization": f"Bearer {stack.client_token}"}
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=REQUEST_TIMEOUT) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read()
-
-
 def _send(stack: StackHandle, method: str, target: str, payload: object) -> int | None:
     body = json.dumps(payload).encode()
     headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
@@ -153,16 +140,14 @@ def test_offered_routes_still_work(stack: StackHandle) -> None:
     tag = _marker()
     stack.llm.reply(f"fine {tag}")
     assert tag in stack.chat("hello").text()
-    status, _ = _get(stack, "/v1/models")
-    assert status == 200
-    status, body = _get(stack, "/favicon.svg")
-    assert (status, body[:4]) == (200, b"<svg")
+    assert stack.get("/v1/models").status == 200
+    icon = stack.get("/favicon.svg")
+    assert (icon.status, icon.body[:4]) == (200, b"<svg")
 
 
 @pytest.mark.parametrize(
     "target", ["/api/artifacts/download/x", "/__openclaw__/board/x", "/share/x", "/j/ABCDEF"]
 )
 def test_openclaw_apis_no_client_needs_are_refused(stack: StackHandle, target: str) -> None:
-    status, body = _get(stack, target)
-    assert status == 403
-    assert json.loads(body)["error"]["code"] == "route_refused"
+    refused = stack.get(target)
+    assert (refused.status, refused.json()["error"]["code"]) == (403, "route_refused")
