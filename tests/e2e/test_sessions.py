@@ -70,7 +70,8 @@ def test_a_client_reaches_only_its_own_sessions(stack: StackHandle) -> None:
         assert (refused.status, refused.json()["error"]["code"]) == (403, "route_refused")
 
         # The agent's own session tools, asked for by the model in ci's session (a prompt
-        # injection could ask the same): alice's session stays out of reach.
+        # injection could ask the same): alice's session stays out of reach. (In the config `up`
+        # writes for 2026.9.6 the agent does not have them: "Tool sessions_history not found".)
         alices = f"agent:main:{alices_key}"
         for name, arguments in [
             ("sessions_history", {"sessionKey": alices}),
