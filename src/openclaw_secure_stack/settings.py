@@ -83,6 +83,7 @@ class ProxyConfig:
     host: str
     port: int
     workers: int
+    routes: Path
     max_body_bytes: int
     client_timeout: float
     client_digests: Mapping[str, bytes]
@@ -105,6 +106,10 @@ class Settings(BaseSettings):
     )
     proxy_port: int = Field(8080, ge=1, le=65535, description="Port of the ingress proxy.")
     proxy_workers: int = Field(1, ge=1, le=64, description="Proxy worker processes.")
+    proxy_routes_path: Path = Field(
+        resources.OPENCLAW_ROUTES,
+        description="Route table: the only OpenClaw routes the proxy forwards (all else is 403).",
+    )
     upstream_url: str = Field(
         "http://127.0.0.1:18789",
         description="Base URL of the OpenClaw gateway the proxy forwards to (http or https).",
@@ -281,7 +286,11 @@ class Settings(BaseSettings):
         return value
 
     @field_validator(
-        "prompt_rules_path", "indirect_rules_path", "classifier_model_path", "quarantine_list_path"
+        "prompt_rules_path",
+        "indirect_rules_path",
+        "classifier_model_path",
+        "quarantine_list_path",
+        "proxy_routes_path",
     )
     @classmethod
     def _existing_file(cls, value: Path) -> Path:
@@ -397,6 +406,7 @@ class Settings(BaseSettings):
             host=self.proxy_host,
             port=self.proxy_port,
             workers=self.proxy_workers,
+            routes=self.proxy_routes_path,
             max_body_bytes=self.max_body_bytes,
             client_timeout=self.client_timeout,
             client_digests=dict(self._client_digests),

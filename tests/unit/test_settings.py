@@ -95,6 +95,7 @@ BAD_VALUES: dict[str, tuple[str, str]] = {
     "PROXY_HOST": ("", "at least 1 character"),
     "PROXY_PORT": ("70000", "less than or equal to 65535"),
     "PROXY_WORKERS": ("0", "greater than or equal to 1"),
+    "PROXY_ROUTES_PATH": ("{tmp}/missing.json", "is not a file (unset it"),
     "UPSTREAM_URL": ("ftp://openclaw", "must start with http:// or https://"),
     "OPENCLAW_GATEWAY_TOKEN": (TOKEN, "equals the client token 'alice' (CLIENT_TOKENS)"),
     "CLIENT_TOKENS": ("alice:short", "token 'alice' must be at least 16 characters"),

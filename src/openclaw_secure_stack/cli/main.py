@@ -17,11 +17,12 @@ from typer.core import TyperGroup
 from openclaw_secure_stack.audit.log import AuditLogError
 from openclaw_secure_stack.cli import audit, detect, model_gateway, serve, token, up
 from openclaw_secure_stack.detect import RulesError
+from openclaw_secure_stack.proxy.routes import RouteTableError
 from openclaw_secure_stack.settings import SettingsError
 
 EXIT_CONFIG = 2
 # RulesError covers ClassifierError.
-CONFIG_ERRORS = (SettingsError, RulesError, AuditLogError)
+CONFIG_ERRORS = (SettingsError, RulesError, AuditLogError, RouteTableError)
 
 
 class Commands(TyperGroup):

@@ -13,6 +13,7 @@ from openclaw_secure_stack.proxy.flow import ClientGone, Flow, Reject, Response,
 from openclaw_secure_stack.proxy.forward import Forward
 from openclaw_secure_stack.proxy.frames import Frames
 from openclaw_secure_stack.proxy.probes import Probes
+from openclaw_secure_stack.proxy.routes import Routes, load_route_table
 from openclaw_secure_stack.proxy.sanitize import Sanitize
 from openclaw_secure_stack.proxy.scan_response import ScanResponse
 from openclaw_secure_stack.proxy.session import BindSession
@@ -34,6 +35,7 @@ def default_stages(config: ProxyConfig, audit: AuditSink, upstream: Upstream) ->
     return [
         Auth(config.client_digests),
         Probes(upstream, gate),
+        Routes(load_route_table(config.routes)),
         Sanitize(detector, thread_threshold=detection.thread_threshold_bytes),
         Frames(detector, gate, upstream, thread_threshold=detection.thread_threshold_bytes),
         BindSession(),

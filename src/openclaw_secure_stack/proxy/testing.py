@@ -23,6 +23,7 @@ from aiohttp import WSMsgType, web
 from multidict import CIMultiDict
 
 from openclaw_secure_stack.proxy.flow import Body, Flow, Headers, Request
+from openclaw_secure_stack.proxy.target import ALLOWED_METHODS
 from openclaw_secure_stack.settings import Settings
 
 # Fixed secrets for tests only.
@@ -259,8 +260,29 @@ def free_port() -> int:
         return port
 
 
+# The recording upstream answers on paths of its own (`/sse`, `/reply`, ...): proxies in front of it
+# offer every path, so the tests of the other stages are not about routing (tests/**/test_routes*).
+OPEN_ROUTE_TABLE = {
+    "routes": [
+        {
+            "id": f"OSS-ROUTE-90{number}",
+            "name": "recording-upstream",
+            "methods": list(ALLOWED_METHODS),
+            "paths": ["/", "/**"],
+            "websocket": websocket,
+            "rationale": "Test only: every path of the recording upstream.",
+            "examples": {"offered": ["GET /sse"], "refused": ["TRACE /"]},
+        }
+        for number, websocket in ((1, False), (2, True))
+    ]
+}
+
+
 def proxy_environment(upstream_url: str, data_dir: Path, **extra: str) -> dict[str, str]:
-    """Environment for a proxy in front of `upstream_url` with the test tokens."""
+    """Environment for a proxy in front of `upstream_url` with the test tokens, offering every
+    path (`OPEN_ROUTE_TABLE`, written into `data_dir`) unless PROXY_ROUTES_PATH is given."""
+    routes = data_dir / "open-routes.json"
+    routes.write_text(json.dumps(OPEN_ROUTE_TABLE))
     ours = {name.upper() for name in Settings.model_fields}
     env = {key: value for key, value in os.environ.items() if key.upper() not in ours}
     env.update(
@@ -271,6 +293,7 @@ def proxy_environment(upstream_url: str, data_dir: Path, **extra: str) -> dict[s
         AUDIT_LOG_PATH=str(data_dir / "audit.jsonl"),
         PROXY_HOST="127.0.0.1",
         PROXY_PORT=str(free_port()),
+        PROXY_ROUTES_PATH=str(routes),
     )
     env.update(extra)
     return env
