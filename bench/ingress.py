@@ -296,6 +296,14 @@ class Processes:
         text = (self.workdir / f"{name}.log").read_text(errors="replace")
         return "\n".join(text.splitlines()[-lines:])
 
+    def crashed(self) -> str:
+        """The output of every started process that has exited, for an error message."""
+        return "".join(
+            f"\n{name} exited with {proc.returncode}:\n{self.log_tail(name)}"
+            for name, proc in self.started
+            if proc.poll() is not None
+        )
+
     def stop_all(self) -> None:
         for _, proc in reversed(self.started):
             if proc.poll() is None:

@@ -440,7 +440,10 @@ def run(plan: Load, litellm: Path | None = None, against: str | None = None) -> 
             (workdir / "request.json").write_bytes(body)
             request = WRK_REQUEST % {"body": workdir / "request.json", "token": KEY}
             scripts = write_wrk_scripts(workdir, plan, request)
-            http = measure_http(tools["wrk"], scripts, targets, plan)
+            try:
+                http = measure_http(tools["wrk"], scripts, targets, plan)
+            except BenchError as exc:
+                raise BenchError(f"{exc}{processes.crashed()}") from None
         finally:
             processes.stop_all()
         audit = {}
