@@ -1,6 +1,9 @@
-"""Where a model gateway call's CPU goes: the gateway app driven in-process (no granian) against
-nginx serving bench/model_gateway.py's canned reply, with stages switched off one at a time, and
-the JSON codec on the captured request beside the standard library, and the reply's parts.
+"""Where a model gateway call's CPU goes.
+
+The gateway app is driven in-process (no granian) against nginx serving bench/model_gateway.py's
+canned reply, with stages switched off one at a time, beside bench/bare_forwarder.py (the floor)
+driven the same way; before that, the parts one by one: scanning a new tool result, the JSON
+codec on the captured request beside the standard library, the reply's parsing and encoding.
 
     uv run python -m bench.model_gateway_stages            # about a minute
     uv run python -m bench.model_gateway_stages --calls 300
@@ -15,6 +18,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hashlib
+import importlib
+import itertools
 import json
 import os
 import sys
@@ -24,6 +29,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import uvloop
 from bench.ingress import Processes, find_tools, free_port
 from bench.model_gateway import KEY, MODEL, PROVIDER_KEY, request_body, sse_reply, start_provider
 
@@ -39,6 +45,7 @@ from openclaw_secure_stack.model_gateway.scanner import ToolResultReport
 from openclaw_secure_stack.model_gateway.sse import SSEParser, data_line
 
 VARIANTS = ("full", "no audit", "no scan", "no audit, no scan")
+FLOOR = "bare forwarder (floor)"
 
 
 class _NoAudit:
@@ -64,7 +71,7 @@ def gateway(provider_port: int, directory: Path, variant: str) -> GatewayApp:
     return app
 
 
-async def one_call(app: GatewayApp, raw: bytes) -> None:
+async def one_call(app: Any, raw: bytes) -> None:
     """One streamed chat call as granian would hand it over; fails unless the reply is whole."""
     headers = [
         (b"authorization", f"Bearer {KEY}".encode()),
@@ -95,7 +102,7 @@ async def one_call(app: GatewayApp, raw: bytes) -> None:
         raise SystemExit(f"the gateway did not answer the call: {body[-300:]!r}")
 
 
-async def cpu_per_call(app: GatewayApp, raw: bytes, calls: int) -> float:
+async def cpu_per_call(app: Any, raw: bytes, calls: int) -> float:
     for _ in range(20):  # connection, verdict cache
         await one_call(app, raw)
     started = time.process_time()
@@ -123,7 +130,16 @@ def main() -> int:
     events = SSEParser(1 << 20).feed(reply)[:-1]  # without [DONE]
     chunks = [chunk(event) for event in events]
     print(f"load average {os.getloadavg()[0]:.1f}; request {len(raw):,} bytes")
+    detector = load_detector(resources.PROMPT_RULES, resources.INDIRECT_RULES)
+    results = [m["content"] for m in document["messages"] if m["role"] == "tool"]
+    largest = max(results, key=len)
+    fresh = itertools.count()
     for name, function in (
+        # A cache miss: what one new tool result costs to scan (a new text every time).
+        (
+            f"scan a new {len(largest):,}-char result",
+            lambda: detector.detect(f"{largest}{next(fresh)}", "indirect", "tool_result"),
+        ),
         ("json.loads", lambda: json.loads(raw)),
         ("codec.loads (orjson)", lambda: codec.loads(raw)),
         ("json.dumps", lambda: json.dumps(document).encode()),
@@ -133,7 +149,7 @@ def main() -> int:
         ("reply: parse the chunks", lambda: [chunk(event) for event in events]),
         ("reply: re-encode them", lambda: b"".join(data_line(c) for c in chunks)),
     ):
-        print(f"{name:24} {per_op(function):8.1f} us")
+        print(f"{name:30} {per_op(function):8.1f} us")
     with tempfile.TemporaryDirectory(prefix="oss-bench-stages-") as tmp:
         processes = Processes(Path(tmp))
         try:
@@ -142,22 +158,30 @@ def main() -> int:
             processes.wait_ready()
             results: dict[str, list[float]] = {variant: [] for variant in VARIANTS}
 
+            # The floor of bench/ingress.py, driven the same way: it reads these at import.
+            os.environ.update(BENCH_UPSTREAM=f"http://127.0.0.1:{port}", BENCH_TOKEN=KEY)
+            floor = importlib.import_module("bench.bare_forwarder")
+            results[FLOOR] = []
+
             async def measure() -> None:
                 apps = {variant: gateway(port, Path(tmp), variant) for variant in VARIANTS}
                 for _ in range(args.rounds):
                     for variant, app in apps.items():
                         results[variant].append(await cpu_per_call(app, raw, args.calls))
+                    results[FLOOR].append(await cpu_per_call(floor.app, raw, args.calls))
                 for app in apps.values():
                     await app.provider.close()
+                if floor._session is not None:
+                    await floor._session.close()
 
-            asyncio.run(measure())
+            uvloop.run(measure())  # what granian runs the gateway on
         finally:
             processes.stop_all()
     full = min(results["full"])
     for variant, figures in results.items():
         best = min(figures)
         print(
-            f"{variant:24} {best:8.0f} us CPU per call (best of {args.rounds}; "
+            f"{variant:30} {best:8.0f} us CPU per call (best of {args.rounds}; "
             f"{best - full:+.0f} against full)"
         )
     print(f"load average {os.getloadavg()[0]:.1f} at the end")
