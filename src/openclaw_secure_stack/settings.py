@@ -391,7 +391,7 @@ class Settings(BaseSettings):
     @field_validator("telegram_bot_token")
     @classmethod
     def _bot_token(cls, value: SecretStr | None) -> SecretStr | None:
-        bot, sep, key = (value.get_secret_value() if value else "1:x").partition(":")
+        bot, sep, key = (value.get_secret_value() if value is not None else "1:x").partition(":")
         if not (sep and bot.isascii() and bot.isdigit() and key):
             raise ValueError("must look like 123456:ABC... (the token @BotFather gave you)")
         return value
@@ -399,7 +399,7 @@ class Settings(BaseSettings):
     @field_validator("telegram_webhook_secret")
     @classmethod
     def _telegram_secret(cls, value: SecretStr | None) -> SecretStr | None:
-        secret = value.get_secret_value() if value else "x"
+        secret = value.get_secret_value() if value is not None else "x"
         if not 1 <= len(secret) <= 256 or not _TELEGRAM_SECRET_CHARS.issuperset(secret):
             raise ValueError("must be 1-256 of A-Z a-z 0-9 _ - (Telegram's secret_token)")
         return value
