@@ -84,6 +84,7 @@ class TelegramConfig:
     allowed_users: frozenset[str]
     allowed_chats: frozenset[str]  # group chats; an allowed user's private chat always counts
     api_url: str
+    approvers: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,7 @@ class WhatsAppConfig:
     phone_number_id: str
     allowed_numbers: frozenset[str]
     api_url: str
+    approvers: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -325,6 +327,10 @@ class Settings(BaseSettings):
         frozenset(),
         description="Group chat ids (negative) where allowed users may talk to the agent.",
     )
+    telegram_approvers: Annotated[frozenset[str], NoDecode] = Field(
+        frozenset(),
+        description="Allowed Telegram users who may approve tool calls from the phone.",
+    )
     telegram_api_url: str = Field(
         "https://api.telegram.org", description="Base URL of the Telegram Bot API."
     )
@@ -344,6 +350,10 @@ class Settings(BaseSettings):
     )
     whatsapp_allowed_numbers: Annotated[frozenset[str], NoDecode] = Field(
         frozenset(), description="WhatsApp numbers (wa_id, digits) that reach the agent."
+    )
+    whatsapp_approvers: Annotated[frozenset[str], NoDecode] = Field(
+        frozenset(),
+        description="Allowed WhatsApp numbers that may approve tool calls from the phone.",
     )
     whatsapp_api_url: str = Field(
         "https://graph.facebook.com/v23.0", description="Base URL of the Graph API, versioned."
@@ -378,12 +388,14 @@ class Settings(BaseSettings):
         60.0, gt=0, description="Longest wait between reply attempts, retry_after included."
     )
 
-    @field_validator("telegram_allowed_users", "telegram_allowed_chats", mode="before")
+    @field_validator(
+        "telegram_allowed_users", "telegram_allowed_chats", "telegram_approvers", mode="before"
+    )
     @classmethod
     def _telegram_ids(cls, value: object) -> object:
         return _id_list(value, allow_minus=True)
 
-    @field_validator("whatsapp_allowed_numbers", mode="before")
+    @field_validator("whatsapp_allowed_numbers", "whatsapp_approvers", mode="before")
     @classmethod
     def _whatsapp_numbers(cls, value: object) -> object:
         return _id_list(value, allow_minus=False)
@@ -477,7 +489,13 @@ class Settings(BaseSettings):
                 "TELEGRAM_ALLOWED_USERS: empty; name the Telegram user ids the agent answers "
                 "(nobody else's messages reach it)"
             )
-        if secret is None or not self.telegram_allowed_users:
+        strangers = self.telegram_approvers - self.telegram_allowed_users
+        if strangers:
+            problems.append(
+                f"TELEGRAM_APPROVERS: {', '.join(sorted(strangers))} not in TELEGRAM_ALLOWED_USERS "
+                "(an approver must be an allowed user)"
+            )
+        if secret is None or not self.telegram_allowed_users or strangers:
             return None
         return TelegramConfig(
             bot_token=self.telegram_bot_token.get_secret_value(),
@@ -485,6 +503,7 @@ class Settings(BaseSettings):
             allowed_users=self.telegram_allowed_users,
             allowed_chats=self.telegram_allowed_chats,
             api_url=self.telegram_api_url,
+            approvers=self.telegram_approvers,
         )
 
     def _whatsapp_config(self, problems: list[str]) -> WhatsAppConfig | None:
@@ -498,6 +517,13 @@ class Settings(BaseSettings):
         }
         missing = [name for name, value in needed.items() if value is None]
         problems.extend(f"{name}: needed with WHATSAPP_ACCESS_TOKEN" for name in missing)
+        strangers = self.whatsapp_approvers - self.whatsapp_allowed_numbers
+        if strangers:
+            missing.append("WHATSAPP_APPROVERS")
+            problems.append(
+                f"WHATSAPP_APPROVERS: {', '.join(sorted(strangers))} not in "
+                "WHATSAPP_ALLOWED_NUMBERS (an approver must be an allowed number)"
+            )
         if (
             missing
             or self.whatsapp_app_secret is None
@@ -512,6 +538,7 @@ class Settings(BaseSettings):
             phone_number_id=self.whatsapp_phone_number_id,
             allowed_numbers=self.whatsapp_allowed_numbers,
             api_url=self.whatsapp_api_url,
+            approvers=self.whatsapp_approvers,
         )
 
     # --- end of phone relays ---------------------------------------------------------------

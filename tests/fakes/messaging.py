@@ -175,7 +175,8 @@ def _telegram_error(status: int, description: str) -> web.Response:
 
 @dataclass
 class FakeGraph(FakeApi):
-    """`POST /<version>/<phone-number-id>/messages` with a Bearer token."""
+    """`POST /<version>/<phone-number-id>/messages` with a Bearer token: `text` messages and
+    `interactive` reply-button messages."""
 
     token: str = GRAPH_TOKEN
     phone_number_id: str = PHONE_NUMBER_ID
@@ -185,10 +186,13 @@ class FakeGraph(FakeApi):
         return f"{self.url}/{GRAPH_VERSION}"
 
     def texts(self, to: str | None = None) -> list[str]:
+        """Bodies of the text messages sent (to `to`), in order."""
         return [
             str(call.body.get("text", {}).get("body"))
             for call in self.calls
-            if call.path.endswith("/messages") and (to is None or call.body.get("to") == to)
+            if call.path.endswith("/messages")
+            and call.body.get("type") == "text"
+            and (to is None or call.body.get("to") == to)
         ]
 
     def failure(self, failure: _Failure) -> web.Response:
@@ -219,7 +223,11 @@ class FakeGraph(FakeApi):
                 "code": 100,
             }
             return web.json_response({"error": error}, status=400)
-        text = body.get("text", {}).get("body") if isinstance(body.get("text"), dict) else None
+        kind = body.get("type")
+        part = (
+            body.get("interactive", {}).get("body") if kind == "interactive" else body.get("text")
+        )
+        text = part.get("body" if kind == "text" else "text") if isinstance(part, dict) else None
         if body.get("messaging_product") != "whatsapp" or not isinstance(text, str) or not text:
             error = {"message": "(#100) Invalid parameter", "type": "OAuthException", "code": 100}
             return web.json_response({"error": error}, status=400)
@@ -293,6 +301,32 @@ def whatsapp_notification(
     return {
         "object": "whatsapp_business_account",
         "entry": [{"id": "102290129340398", "changes": [{"value": value, "field": "messages"}]}],
+    }
+
+
+def telegram_press(update_id: int, data: str, *, sender: int = 1001) -> dict[str, Any]:
+    """A `callback_query` update: `sender` pressed the inline button carrying `data`."""
+    query = {
+        "id": f"cb-{update_id}",
+        "from": {"id": sender, "is_bot": False, "first_name": "Ada"},
+        "message": {"message_id": 1, "chat": {"id": sender, "type": "private"}, "date": 0},
+        "chat_instance": "42",
+        "data": data,
+    }
+    return {"update_id": update_id, "callback_query": query}
+
+
+def whatsapp_press(
+    message_id: str, button_id: str, *, sender: str = "4915550001"
+) -> dict[str, Any]:
+    """One `messages[]` entry: `sender` pressed the reply button with id `button_id`."""
+    reply = {"type": "button_reply", "button_reply": {"id": button_id, "title": "Approve"}}
+    return {
+        "from": sender,
+        "id": message_id,
+        "timestamp": "1700000000",
+        "type": "interactive",
+        "interactive": reply,
     }
 
 

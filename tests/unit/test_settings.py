@@ -129,6 +129,8 @@ BAD_VALUES: dict[str, tuple[str, str]] = {
     "TELEGRAM_WEBHOOK_SECRET": ("not/allowed", "1-256 of A-Z a-z 0-9 _ -"),
     "TELEGRAM_ALLOWED_USERS": ("12,bob", "'bob' is not a numeric id"),
     "TELEGRAM_ALLOWED_CHATS": ("-100x", "'-100x' is not a numeric id"),
+    "TELEGRAM_APPROVERS": ("ada", "'ada' is not a numeric id"),
+    "WHATSAPP_APPROVERS": ("49 151", "'49 151' is not a numeric id"),
     "TELEGRAM_API_URL": ("api.telegram.org", "must start with http:// or https://"),
     "WHATSAPP_APP_SECRET": ("short", "at least 16 characters"),
     "WHATSAPP_VERIFY_TOKEN": ("short", "at least 16 characters"),

@@ -169,6 +169,27 @@ class WhatsAppApi:
         self._url = f"{api_url}/{phone_number_id}/messages"
         self._headers = {"Authorization": f"Bearer {access_token}"}
 
+    async def send_buttons(self, chat: str, text: str, buttons: list[tuple[str, str]]) -> None:
+        """An interactive message with reply buttons (WhatsApp: body up to 1024 characters,
+        button titles up to 20)."""
+        payload = {
+            "messaging_product": "whatsapp",
+            "recipient_type": "individual",
+            "to": chat,
+            "type": "interactive",
+            "interactive": {
+                "type": "button",
+                "body": {"text": text[:1024]},
+                "action": {
+                    "buttons": [
+                        {"type": "reply", "reply": {"id": data, "title": label[:20]}}
+                        for label, data in buttons
+                    ]
+                },
+            },
+        }
+        await self._http.post(self._url, payload, self._headers, "WhatsApp messages")
+
     async def send_text(self, chat: str, text: str) -> int:
         pieces = split_text(text)
         for piece in pieces:

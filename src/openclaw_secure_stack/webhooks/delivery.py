@@ -192,7 +192,8 @@ class JobQueue(Protocol):
 
 
 class Enqueue:
-    """Text goes to the agent; other message types get a short note. A full queue answers 503
+    """Text goes to the agent, button presses to the phone approvals; other message types get a
+    short note. A full queue answers 503
     (the platform delivers again later) and undoes what earlier stages counted for the messages
     it could not queue, so the retry is neither a replay nor over the rate limit."""
 
@@ -203,9 +204,7 @@ class Enqueue:
 
     async def __call__(self, delivery: Delivery) -> None:
         for message in list(delivery.messages):
-            note = "" if message.kind == "text" else UNSUPPORTED_NOTE
-            if message.kind == "button":
-                note = "There is no approval waiting for this button."
+            note = "" if message.kind in ("text", "button") else UNSUPPORTED_NOTE
             if self._queue.offer(Job(delivery.platform, message, note)):
                 delivery.decisions.append({**message.audit(), "decision": "queued"})
                 delivery.messages.remove(message)

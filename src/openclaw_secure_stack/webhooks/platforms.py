@@ -46,6 +46,12 @@ class Platform(Protocol):
     async def send_text(self, chat: str, text: str) -> int:
         """Send a reply (split as the platform needs); returns how many messages it took."""
 
+    async def send_buttons(self, chat: str, text: str, buttons: list[tuple[str, str]]) -> None:
+        """Send `text` with one button per (label, data) pair; a press comes back as data."""
+
+    async def acknowledge(self, press: Inbound, note: str) -> int:
+        """Answer a button press with `note`; returns how many messages it took."""
+
 
 def _same(presented: str | None, expected: str) -> bool:
     return presented is not None and hmac.compare_digest(
@@ -80,6 +86,22 @@ class Telegram:
 
     async def send_text(self, chat: str, text: str) -> int:
         return await self.api.send_text(chat, text)
+
+    async def send_buttons(self, chat: str, text: str, buttons: list[tuple[str, str]]) -> None:
+        keyboard = [[{"text": label, "callback_data": data} for label, data in buttons]]
+        payload = {
+            "chat_id": int(chat),
+            "text": text,
+            "reply_markup": {"inline_keyboard": keyboard},
+        }
+        await self.api.call("sendMessage", payload)
+
+    async def acknowledge(self, press: Inbound, note: str) -> int:
+        # answerCallbackQuery stops the button's spinner and shows the note to the presser.
+        await self.api.call(
+            "answerCallbackQuery", {"callback_query_id": press.detail, "text": note}
+        )
+        return 1
 
 
 class WhatsApp:
@@ -123,6 +145,14 @@ class WhatsApp:
 
     async def send_text(self, chat: str, text: str) -> int:
         return await self.api.send_text(chat, text)
+
+    async def send_buttons(self, chat: str, text: str, buttons: list[tuple[str, str]]) -> None:
+        await self.api.send_buttons(chat, text, buttons)
+
+    async def acknowledge(self, press: Inbound, note: str) -> int:
+        if press.chat is None:
+            raise ValueError("a press without a chat cannot be answered")
+        return await self.api.send_text(press.chat, note)
 
 
 async def _once(content: bytes) -> AsyncIterator[bytes]:

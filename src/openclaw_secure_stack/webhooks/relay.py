@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from openclaw_secure_stack.audit.sink import AuditEvent, AuditSink
 from openclaw_secure_stack.proxy.flow import Body, Flow, Headers, Request
 from openclaw_secure_stack.webhooks.api import ApiError
+from openclaw_secure_stack.webhooks.approvals import PhoneApprovals
 from openclaw_secure_stack.webhooks.messages import Inbound
 from openclaw_secure_stack.webhooks.platforms import Platform
 
@@ -41,7 +42,8 @@ Agent = Callable[[Flow], Awaitable[None]]
 
 @dataclass(frozen=True)
 class Job:
-    """Relay `message` to the agent and send its answer; or, with `note`, just send the note."""
+    """Relay `message` to the agent and send its answer; a button press goes to the phone
+    approvals instead; with `note`, just send the note."""
 
     platform: Platform
     message: Inbound
@@ -125,8 +127,9 @@ async def _read(body: AsyncIterable[bytes], limit: int) -> bytes:
 class Relay:
     """One job: ask the agent (unless it is a note), reply, and audit the outcome."""
 
-    def __init__(self, agent: Agent, audit: AuditSink) -> None:
+    def __init__(self, agent: Agent, approvals: PhoneApprovals, audit: AuditSink) -> None:
         self._agent = agent
+        self._approvals = approvals
         self._audit = audit
 
     async def __call__(self, job: Job) -> None:
@@ -134,6 +137,11 @@ class Relay:
         details: dict[str, object] = {"platform": message.platform, "message": message.audit()}
         request_id: str | None = None
         try:
+            if message.kind == "button":
+                note = await self._approvals.press(message)
+                details["parts"] = await job.platform.acknowledge(message, note)
+                self._record("sent", None, details)
+                return
             if job.note:
                 text = job.note
                 details["note"] = True

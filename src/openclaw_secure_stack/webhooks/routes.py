@@ -23,6 +23,7 @@ from openclaw_secure_stack.audit.sink import AuditEvent, AuditSink
 from openclaw_secure_stack.proxy.flow import Flow, Response
 from openclaw_secure_stack.settings import WebhookConfig
 from openclaw_secure_stack.webhooks.api import PlatformHttp, RetryPolicy, Sleep
+from openclaw_secure_stack.webhooks.approvals import PhoneApprovals
 from openclaw_secure_stack.webhooks.delivery import (
     Allowlist,
     Delivery,
@@ -54,6 +55,7 @@ class Webhooks:
     def __init__(
         self,
         platforms: Sequence[Platform],
+        approvals: PhoneApprovals,
         stages: Sequence[DeliveryStage],
         *,
         audit: AuditSink,
@@ -62,6 +64,7 @@ class Webhooks:
         store: ReplayStore,
     ) -> None:
         self._platforms = {platform.path: platform for platform in platforms}
+        self.approvals = approvals  # what governance calls to ask a person on the phone
         self.stages = stages
         self._audit = audit
         self.queue = queue
@@ -138,7 +141,8 @@ def mount(
     store: ReplayStore | None = None,
 ) -> Webhooks:
     """The webhook stage for the configured relays; `agent` runs a relayed message through the
-    proxy's pipeline (every stage after client auth)."""
+    proxy's pipeline (every stage after client auth). Phone approvals stay off until the
+    governance engine connects its resolver (`Webhooks.approvals.connect`)."""
     http = PlatformHttp(RetryPolicy(config.reply_attempts, config.reply_max_wait), sleep)
     platforms: list[Platform] = []
     if config.telegram is not None:
@@ -146,9 +150,19 @@ def mount(
     if config.whatsapp is not None:
         platforms.append(WhatsApp(config.whatsapp, http))
     replay = store or SqliteReplayStore(config.replay_path, config.replay_ttl)
-    queue = RelayQueue(Relay(agent, audit), size=config.queue_size, workers=config.workers)
+    approvers = {
+        name: chosen.approvers
+        for name, chosen in (("telegram", config.telegram), ("whatsapp", config.whatsapp))
+        if chosen is not None
+    }
+    approvals = PhoneApprovals(
+        {platform.name: platform for platform in platforms}, approvers, audit, clock
+    )
+    relay = Relay(agent, approvals, audit)
+    queue = RelayQueue(relay, size=config.queue_size, workers=config.workers)
     return Webhooks(
         platforms,
+        approvals,
         delivery_stages(config, replay, queue, clock),
         audit=audit,
         queue=queue,

@@ -12,10 +12,12 @@ from tests.fakes.messaging import (
     VERIFY_TOKEN,
     encoded,
     telegram_headers,
+    telegram_press,
     telegram_update,
     whatsapp_headers,
     whatsapp_message,
     whatsapp_notification,
+    whatsapp_press,
     whatsapp_status,
 )
 from tests.integration.webhooks.harness import (
@@ -28,6 +30,7 @@ from tests.integration.webhooks.harness import (
     reasons,
 )
 
+from openclaw_secure_stack.webhooks.approvals import ApprovalRequest
 from openclaw_secure_stack.webhooks.relay import AGENT_PATH, UNKNOWN_SENDER_NOTE, UNSUPPORTED_NOTE
 
 HOUR = 3600.0
@@ -347,3 +350,53 @@ async def test_other_paths_still_need_a_client_token(relays: Relays) -> None:
         answer = await call(relays.app, "POST", path, headers=telegram_headers(), body=body)
         assert answer.status == 401, path
     assert relays.deliveries() == []
+
+
+class Resolver:
+    def __init__(self) -> None:
+        self.decisions: list[tuple[str, bool, str]] = []
+
+    async def resolve(self, approval_id: str, approved: bool, approver: str) -> None:
+        self.decisions.append((approval_id, approved, approver))
+
+
+def approval(approval_id: str) -> ApprovalRequest:
+    return ApprovalRequest(approval_id, "exec: ls", "from webhook:telegram", 300.0)
+
+
+@pytest.mark.parametrize(
+    "relay_overrides", [{"telegram_approvers": str(ADA), "whatsapp_approvers": ADA_WA}]
+)
+async def test_button_presses_from_the_phone(relays: Relays) -> None:
+    """The approver's Approve decides; Bob (allowed, not an approver) is refused and audited;
+    the answers go back with answerCallbackQuery (Telegram) and a text (WhatsApp)."""
+    resolver = Resolver()
+    relays.webhooks.approvals.connect(resolver)
+    await relays.webhooks.approvals.ask(approval("appr-1"))
+    [question] = [c for c in relays.telegram.calls if "reply_markup" in c.body]
+    approve, _ = (b["callback_data"] for b in question.body["reply_markup"]["inline_keyboard"][0])
+    await relays.telegram_post(telegram_press(500, approve, sender=BOB))
+    await relays.telegram_post(telegram_press(501, approve, sender=ADA))
+    await relays.telegram_post(telegram_press(501, approve, sender=ADA))  # redelivered: a replay
+    await relays.settled()
+    assert resolver.decisions == [("appr-1", True, f"telegram:{ADA}")]
+    answers = [c.body for c in relays.telegram.calls if c.path.endswith("/answerCallbackQuery")]
+    assert [(a["callback_query_id"], a["text"]) for a in answers] == [
+        ("cb-500", "You cannot approve."),
+        ("cb-501", "Approved."),
+    ]
+    refused = [e for e in relays.sink.named("webhook.approval") if e.outcome == "refused"]
+    assert [e.details["presser"] for e in refused] == [f"telegram:{BOB}"]
+
+    await relays.webhooks.approvals.ask(approval("appr-2"))
+    # Each question went to both approvers, one per platform: WhatsApp's second is appr-2's.
+    questions = [c.body for c in relays.graph.calls if c.body.get("type") == "interactive"]
+    assert len(questions) == 2
+    interactive = questions[-1]
+    deny = interactive["interactive"]["action"]["buttons"][1]["reply"]["id"]
+    pressed = whatsapp_notification([whatsapp_press("wamid.P1", deny, sender=ADA_WA)])
+    await relays.whatsapp_post(pressed)
+    await relays.settled()
+    assert resolver.decisions[-1] == ("appr-2", False, f"whatsapp:{ADA_WA}")
+    assert relays.graph.texts(ADA_WA) == ["Denied."]
+    assert relays.upstream.requests == [], "a button press never reaches the agent"
