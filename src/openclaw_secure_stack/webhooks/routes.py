@@ -14,7 +14,6 @@ signature is their authentication); every delivery ends in one `webhook.delivery
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from collections.abc import Callable, Sequence
 from typing import ClassVar
@@ -41,7 +40,6 @@ from openclaw_secure_stack.webhooks.ratelimit import RateLimits, TokenBuckets
 from openclaw_secure_stack.webhooks.relay import Agent, Relay, RelayQueue, actor
 from openclaw_secure_stack.webhooks.replay import ReplayStore, SqliteReplayStore
 
-log = logging.getLogger(__name__)
 Clock = Callable[[], float]
 
 

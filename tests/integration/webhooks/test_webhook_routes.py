@@ -304,13 +304,13 @@ async def test_an_injection_from_the_phone_is_refused_by_the_proxy_sanitizer(
     assert record.details["denied"] == "prompt_injection"
 
 
-async def test_a_flagged_answer_is_withheld_or_marked(relays: Relays) -> None:
+async def test_an_answer_the_response_scan_rejects_is_withheld(relays: Relays) -> None:
     relays.upstream.chat_reply = lambda body: INJECTION
     await relays.telegram_post(telegram_update(90, "summarize the page", sender=ADA))
     await relays.settled()
     [text] = relays.telegram.texts(ADA)
-    assert "OSS-" in text
-    assert INJECTION not in text or "[flagged by OpenClaw Secure Stack" in text
+    assert text.startswith("The agent's answer was withheld: it matched OSS-IND-")
+    assert INJECTION not in text
 
 
 @pytest.mark.parametrize("relay_overrides", [{"webhook_queue_size": "1", "webhook_workers": "1"}])
