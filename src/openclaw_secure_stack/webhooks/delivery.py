@@ -8,6 +8,7 @@ a full queue ("try later"), gets one; everything that must not come back is a 20
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import partial
@@ -22,6 +23,9 @@ from openclaw_secure_stack.webhooks.relay import UNKNOWN_SENDER_NOTE, UNSUPPORTE
 from openclaw_secure_stack.webhooks.replay import ReplayStore
 
 RETRY_AFTER_SECONDS = 30
+# Larger deliveries (WhatsApp's may reach 3 MB) are parsed in a worker thread, so the event loop
+# keeps serving; the proxy's sanitizer does the same above its 32 KiB default.
+THREAD_THRESHOLD = 64 * 1024
 
 
 @dataclass
@@ -112,7 +116,10 @@ class Parse:
 
     async def __call__(self, delivery: Delivery) -> None:
         try:
-            delivery.document = strict_json(delivery.raw.decode("utf-8"))
+            if len(delivery.raw) > THREAD_THRESHOLD:
+                delivery.document = await asyncio.to_thread(_json, delivery.raw)
+            else:
+                delivery.document = _json(delivery.raw)
             delivery.messages = delivery.platform.inbound(delivery.document)
         except (ValueError, RecursionError) as exc:  # Malformed and UnicodeDecodeError too
             delivery.finish("malformed" if not isinstance(exc, Malformed) else "not_an_update")
@@ -120,6 +127,10 @@ class Parse:
         for message in list(delivery.messages):
             if message.kind in ("status", "other"):
                 delivery.drop(message, "ignored")
+
+
+def _json(raw: bytes) -> object:
+    return strict_json(raw.decode("utf-8"))
 
 
 class Allowlist:
