@@ -204,9 +204,9 @@ class JobQueue(Protocol):
 
 class Enqueue:
     """Text goes to the agent, button presses to the phone approvals; other message types get a
-    short note. A full queue answers 503
-    (the platform delivers again later) and undoes what earlier stages counted for the messages
-    it could not queue, so the retry is neither a replay nor over the rate limit."""
+    short note. A full queue answers 503 (the platform delivers again later) and undoes what
+    earlier stages counted for the messages it could not queue, so the retry is neither a
+    replay nor over the rate limit."""
 
     name: ClassVar[str] = "enqueue"
 
