@@ -71,8 +71,9 @@ class Method:
             return
         answer = delivery.platform.handshake(request.query) if request.method == "GET" else None
         if answer is None:
-            answer = Response.error(405, "method_not_allowed", "the webhook takes POST")
-            answer.headers.set("allow", "POST")
+            allowed = delivery.platform.methods
+            answer = Response.error(405, "method_not_allowed", f"the webhook takes {allowed}")
+            answer.headers.set("allow", allowed)
         delivery.finish("handshake" if answer.status == 200 else "refused_method", answer)
 
 

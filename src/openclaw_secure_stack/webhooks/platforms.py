@@ -29,6 +29,7 @@ MB = 1024 * 1024
 class Platform(Protocol):
     name: ClassVar[str]
     path: ClassVar[str]
+    methods: ClassVar[str]  # the Allow header of a 405
     max_body: ClassVar[int]
 
     def verified(self, headers: Headers, raw: bytes) -> bool:
@@ -62,6 +63,7 @@ def _same(presented: str | None, expected: str) -> bool:
 class Telegram:
     name: ClassVar[str] = "telegram"
     path: ClassVar[str] = TELEGRAM_PATH
+    methods: ClassVar[str] = "POST"
     max_body: ClassVar[int] = 1 * MB
 
     def __init__(self, config: TelegramConfig, http: PlatformHttp) -> None:
@@ -107,6 +109,7 @@ class Telegram:
 class WhatsApp:
     name: ClassVar[str] = "whatsapp"
     path: ClassVar[str] = WHATSAPP_PATH
+    methods: ClassVar[str] = "GET, POST"
     max_body: ClassVar[int] = 3 * MB
 
     def __init__(self, config: WhatsAppConfig, http: PlatformHttp) -> None:

@@ -339,8 +339,11 @@ async def test_the_whatsapp_handshake_echoes_the_challenge(relays: Relays) -> No
     assert (answer.status, answer.body) == (200, b"1158201444")
     bad = "hub.mode=subscribe&hub.verify_token=guess&hub.challenge=1158201444"
     assert (await call(relays.app, "GET", "/webhook/whatsapp", query=bad)).status == 403
-    assert (await call(relays.app, "GET", "/webhook/telegram")).status == 405
-    assert reasons(relays.deliveries()) == ["handshake", "refused_method", "refused_method"]
+    telegram_get = await call(relays.app, "GET", "/webhook/telegram")
+    whatsapp_put = await call(relays.app, "PUT", "/webhook/whatsapp")
+    assert (telegram_get.status, telegram_get.headers["allow"]) == (405, "POST")
+    assert (whatsapp_put.status, whatsapp_put.headers["allow"]) == (405, "GET, POST")
+    assert reasons(relays.deliveries()) == ["handshake", *["refused_method"] * 3]
 
 
 async def test_other_paths_still_need_a_client_token(relays: Relays) -> None:
