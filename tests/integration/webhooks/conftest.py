@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -13,22 +13,6 @@ from openclaw_secure_stack.audit.sink import CapturingSink
 from openclaw_secure_stack.proxy.app import build_app
 from openclaw_secure_stack.proxy.testing import RecordingUpstream
 from openclaw_secure_stack.settings import load_settings
-
-
-@pytest.fixture(scope="module")
-def telegram() -> Iterator[FakeTelegram]:
-    server = FakeTelegram()
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def graph() -> Iterator[FakeGraph]:
-    server = FakeGraph()
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

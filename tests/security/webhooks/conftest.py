@@ -1,5 +1,5 @@
 """The webhook fixtures of the integration tests (tests/integration/webhooks/conftest.py)."""
 
-from tests.integration.webhooks.conftest import graph, relay_overrides, relays, telegram
+from tests.integration.webhooks.conftest import relay_overrides, relays
 
-__all__ = ["graph", "relay_overrides", "relays", "telegram"]
+__all__ = ["relay_overrides", "relays"]

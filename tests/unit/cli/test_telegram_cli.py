@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import stat
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,14 +13,6 @@ from openclaw_secure_stack.cli.main import app
 from openclaw_secure_stack.settings import load_settings
 
 URL = "https://relay.example/webhook/telegram"
-
-
-@pytest.fixture(scope="module")
-def telegram() -> Iterator[FakeTelegram]:
-    server = FakeTelegram()
-    server.start()
-    yield server
-    server.stop()
 
 
 def set_webhook(tmp_path: Path, telegram: FakeTelegram, *args: str, **env: str | None) -> Result:

@@ -3,8 +3,6 @@ servers (the sleep is recorded instead of waited)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from tests.fakes.messaging import (
     GRAPH_TOKEN,
@@ -54,22 +52,6 @@ def test_split_text_prefers_a_line_break_in_the_second_half() -> None:
 )
 def test_the_retry_policy(attempt: int, asked: float | None, wait: float | None) -> None:
     assert RetryPolicy(attempts=5, max_wait=60.0).wait(attempt, asked) == wait
-
-
-@pytest.fixture(scope="module")
-def telegram() -> Iterator[FakeTelegram]:
-    server = FakeTelegram()
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def graph() -> Iterator[FakeGraph]:
-    server = FakeGraph()
-    server.start()
-    yield server
-    server.stop()
 
 
 class Sleeps:
