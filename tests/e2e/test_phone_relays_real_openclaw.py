@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
-import pytest
 from harness import REQUEST_TIMEOUT, StackHandle, http_post
 from tests.fakes.messaging import (
     APP_SECRET,
@@ -30,16 +29,6 @@ from tests.fakes.messaging import (
 ADA, ADA_WA = 1001, "4915550001"
 
 
-@pytest.fixture
-def platforms() -> Iterator[tuple[FakeTelegram, FakeGraph]]:
-    telegram, graph = FakeTelegram(), FakeGraph()
-    telegram.start()
-    graph.start()
-    yield telegram, graph
-    telegram.stop()
-    graph.stop()
-
-
 def wait_for(condition: Callable[[], bool], what: str) -> None:
     deadline = time.monotonic() + REQUEST_TIMEOUT
     while not condition():
@@ -53,9 +42,8 @@ def post(stack: StackHandle, path: str, body: bytes, headers: list[tuple[str, st
 
 
 def test_phone_messages_reach_the_agent_and_its_answers_go_back(
-    stack: StackHandle, platforms: tuple[FakeTelegram, FakeGraph]
+    stack: StackHandle, telegram: FakeTelegram, graph: FakeGraph
 ) -> None:
-    telegram, graph = platforms
     with stack.reconfigured(
         TELEGRAM_BOT_TOKEN=TELEGRAM_TOKEN,
         TELEGRAM_WEBHOOK_SECRET=TELEGRAM_SECRET,

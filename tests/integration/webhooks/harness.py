@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.fakes.asgi import Answer, call
+from tests.fakes.clock import Clock
 from tests.fakes.messaging import (
     APP_SECRET,
     GRAPH_TOKEN,
@@ -40,16 +41,6 @@ from openclaw_secure_stack.webhooks.routes import Webhooks
 ADA, BOB = 1001, 1002  # allowed Telegram users
 ADA_WA, BOB_WA = "4915550001", "4915550002"  # allowed WhatsApp numbers
 STRANGER, STRANGER_WA = 6666, "4915559999"
-
-
-class Clock:
-    """Wall-clock time the tests move by hand."""
-
-    def __init__(self) -> None:
-        self.now = 1_700_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def echo(body: dict[str, Any]) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from tests.fakes.clock import Clock
 
 from openclaw_secure_stack.audit.sink import CapturingSink
 from openclaw_secure_stack.webhooks.approvals import ApprovalRequest, PhoneApprovals
@@ -35,13 +36,6 @@ class Resolver:
         if self.fail:
             raise ConnectionError("governance is down")
         self.decisions.append((approval_id, approved, approver))
-
-
-class Clock:
-    now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
+from tests.fakes.clock import Clock
+
 from openclaw_secure_stack.webhooks.ratelimit import RateLimits, TokenBuckets
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def limits(clock: Clock, sender_rate: float = 60.0, chat_rate: float = 60.0) -> RateLimits:
