@@ -268,6 +268,9 @@ def stack_secrets(settings: Settings) -> dict[str, Path]:
         secrets["AUDIT_ANCHOR_PATH"] = settings.audit_anchor_path.resolve().parent
     if settings.client_tokens_file is not None:
         secrets["CLIENT_TOKENS_FILE"] = settings.client_tokens_file.resolve()
+    # The phone relays' replay set: a command that could edit it could replay a message.
+    replay = settings.webhook_replay_path or data_dir / "webhooks" / "replay.sqlite"
+    secrets["WEBHOOK_REPLAY_PATH"] = replay.resolve().parent
     return secrets
 
 
