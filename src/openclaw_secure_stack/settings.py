@@ -456,11 +456,14 @@ class Settings(BaseSettings):
             chat_per_minute=self.webhook_chat_per_minute,
             burst=self.webhook_burst,
             replay_ttl=self.webhook_replay_ttl_seconds,
-            replay_path=self.webhook_replay_path or self.data_dir / "webhooks" / "replay.sqlite",
+            replay_path=self.webhook_replay_file(),
             tell_unknown=self.webhook_tell_unknown,
             reply_attempts=self.webhook_reply_attempts,
             reply_max_wait=self.webhook_reply_max_wait,
         )
+
+    def webhook_replay_file(self) -> Path:
+        return self.webhook_replay_path or self.data_dir / "webhooks" / "replay.sqlite"
 
     def telegram_secret_file(self) -> Path:
         return self.data_dir / "secrets" / TELEGRAM_SECRET_FILE

@@ -269,8 +269,7 @@ def stack_secrets(settings: Settings) -> dict[str, Path]:
     if settings.client_tokens_file is not None:
         secrets["CLIENT_TOKENS_FILE"] = settings.client_tokens_file.resolve()
     # The phone relays' replay set: a command that could edit it could replay a message.
-    replay = settings.webhook_replay_path or data_dir / "webhooks" / "replay.sqlite"
-    secrets["WEBHOOK_REPLAY_PATH"] = replay.resolve().parent
+    secrets["WEBHOOK_REPLAY_PATH"] = settings.webhook_replay_file().resolve().parent
     return secrets
 
 
