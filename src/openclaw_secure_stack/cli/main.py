@@ -16,6 +16,7 @@ from typer.core import TyperGroup
 
 from openclaw_secure_stack.audit.log import AuditLogError
 from openclaw_secure_stack.cli import audit, detect, model_gateway, serve, token, up
+from openclaw_secure_stack.cli import telegram as telegram_cli  # phone relays (issue 24)
 from openclaw_secure_stack.detect import RulesError
 from openclaw_secure_stack.proxy.routes import RouteTableError
 from openclaw_secure_stack.settings import SettingsError
@@ -51,3 +52,4 @@ app.command("model-gateway")(model_gateway.model_gateway)
 app.command("up")(up.up)
 app.command("status")(up.status)
 app.command("doctor")(up.doctor)
+app.add_typer(telegram_cli.app, name="telegram")  # phone relays (issue 24)

@@ -89,14 +89,16 @@ class RecordingUpstream:
     Routes: `/readyz` 200; `/sse?n=N&gap=S` streams N events S seconds apart; `/hold` sends one
     event then waits, recording in `disconnects` when the proxy closes the connection; `/ws`
     echoes WebSocket messages (recorded in `ws_messages`); `/slow?delay=S` answers after S
-    seconds; `/reply` answers what its JSON body scripts (see `scripted_reply`); anything else
-    echoes a JSON summary. `on_request`, if set, is called with each request's head as it
-    arrives (in the upstream's thread), e.g. to look at the audit log at the moment OpenClaw
-    would act.
+    seconds; `/reply` answers what its JSON body scripts (see `scripted_reply`);
+    `/v1/chat/completions` answers as OpenClaw does (a `chat.completion` with the text
+    `chat_reply(body)`) when `chat_reply` is set; anything else echoes a JSON summary.
+    `on_request`, if set, is called with each request's head as it arrives (in the upstream's
+    thread), e.g. to look at the audit log at the moment OpenClaw would act.
     """
 
     requests: list[Received] = field(default_factory=list)
     on_request: Callable[[Received], None] | None = None
+    chat_reply: Callable[[dict[str, Any]], str] | None = None
     disconnects: list[str] = field(default_factory=list)
     ws_messages: list[str | bytes] = field(default_factory=list)
     ready: bool = True
@@ -132,6 +134,8 @@ class RecordingUpstream:
             return await self._stream(request)
         if request.path == "/reply":
             return await self._scripted(request, received.body)
+        if request.path == "/v1/chat/completions" and self.chat_reply is not None:
+            return web.json_response(chat_completion(self.chat_reply(json.loads(received.body))))
         if request.path == "/slow":
             await asyncio.sleep(float(request.query.get("delay", "1")))
         return web.json_response(
@@ -202,6 +206,24 @@ class RecordingUpstream:
         with contextlib.suppress(Exception):
             future.result(5)
         self._loop.call_soon_threadsafe(self._loop.stop)
+
+
+def chat_completion(text: str) -> dict[str, Any]:
+    """A non-streamed `/v1/chat/completions` answer, as OpenClaw gives one."""
+    return {
+        "id": "chatcmpl-" + os.urandom(8).hex(),
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": "openclaw",
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": text},
+                "finish_reason": "stop",
+            }
+        ],
+        "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+    }
 
 
 def serve_in_thread(
