@@ -42,8 +42,13 @@ INHERITED_SETTINGS = (
     "UPSTREAM_URL",
     "MODEL_BASE_URL",
     "MODEL_API_KEY",
+    "MODEL_PROVIDER",
+    "MODEL_GATEWAY_HOST",
+    "MODEL_GATEWAY_PORT",
+    "MODEL_GATEWAY_KEY",
     "OPENCLAW_SANDBOX",
 )
+PROVIDER_KEY = "fake-provider-key"
 
 
 def free_port() -> int:
@@ -116,6 +121,7 @@ class StackHandle:
     base_env: dict[str, str]
     proxy_port: int = field(default_factory=free_port)
     openclaw_port: int = field(default_factory=free_port)
+    model_gateway_port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
     client_token: str = ""
     gateway_token: str = ""
@@ -148,7 +154,8 @@ class StackHandle:
             PROXY_PORT=str(self.proxy_port),
             OPENCLAW_PORT=str(self.openclaw_port),
             MODEL_BASE_URL=self.llm.base_url,
-            MODEL_API_KEY="fake-provider-key",
+            MODEL_API_KEY=PROVIDER_KEY,
+            MODEL_GATEWAY_PORT=str(self.model_gateway_port),
             MODEL_NAME="fake-model",
             AUDIT_LOG_PATH=str(self.audit_log_path),
             PROMPT_GUARD_DIR=str(resources.PROMPT_GUARD_PLUGIN),
@@ -190,7 +197,12 @@ class StackHandle:
         secrets = self.data_dir / "secrets"
         self.client_token = (secrets / "client-tokens").read_text().strip().split(":", 1)[1]
         self.gateway_token = (secrets / "gateway-token").read_text().strip()
-        self.started = [self.process.pid, state.gateway_pid, state.proxy_pid]
+        self.started = [
+            self.process.pid,
+            state.gateway_pid,
+            state.proxy_pid,
+            *([state.model_gateway_pid] if state.model_gateway_pid else []),
+        ]
         self.started += descendants(self.process.pid)
 
     def stop(self) -> None:
