@@ -24,6 +24,7 @@ from typing import Any
 from fake_llm import FakeLLM
 
 from openclaw_secure_stack import resources
+from openclaw_secure_stack.audit.log import chain_paths
 from openclaw_secure_stack.runtime.stack import read_state
 from openclaw_secure_stack.runtime.supervisor import descendants, is_running
 
@@ -281,6 +282,16 @@ class StackHandle:
         if stream:
             body["stream"] = True
         return self.post("/v1/chat/completions", body, token=token)
+
+    def audit_records(self, event: str | None = None) -> list[dict[str, Any]]:
+        """Every record of the audit log (rotated files included), in order; only `event`'s
+        if given."""
+        records = [
+            json.loads(line)
+            for path in chain_paths(self.audit_log_path)
+            for line in path.read_bytes().splitlines()
+        ]
+        return [r for r in records if event is None or r["event"] == event]
 
     def openclaw_traces(self, marker: str) -> list[Path]:
         """Files under OpenClaw's data (state, transcripts, logs) whose bytes contain `marker`."""

@@ -27,9 +27,7 @@ def model_gateway() -> None:
     """
     settings = load_settings()
     config = settings.model_gateway_config()
-    resources = Resources(
-        settings.prompt_rules_path, settings.indirect_rules_path, settings.audit_config()
-    )
+    resources = Resources.from_settings(settings)
     Console(stderr=True, highlight=False).print(
         f"model gateway on {config.base_url} -> {config.provider.summary}; "
         f"audit log {resources.audit.path}"

@@ -13,7 +13,7 @@ from openclaw_secure_stack.model_gateway.app import GatewayApp, build_app
 from openclaw_secure_stack.model_gateway.config import GatewayConfig
 from openclaw_secure_stack.model_gateway.decisions import ToolCallDecider
 from openclaw_secure_stack.proxy.server import audit_log
-from openclaw_secure_stack.settings import AuditConfig
+from openclaw_secure_stack.settings import AuditConfig, Settings
 
 
 @dataclass(frozen=True)
@@ -24,6 +24,13 @@ class Resources:
     direct_rules: Path
     indirect_rules: Path
     audit: AuditConfig
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Resources:
+        """Raises SettingsError when AUDIT_KEY is not set."""
+        return cls(
+            settings.prompt_rules_path, settings.indirect_rules_path, settings.audit_config()
+        )
 
     def __repr__(self) -> str:
         return f"Resources(indirect_rules={self.indirect_rules!r}, audit_log={self.audit.path!r})"
