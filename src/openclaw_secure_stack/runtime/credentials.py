@@ -77,6 +77,16 @@ def load_or_create_secret(path: Path, make: str) -> str:
     return make
 
 
+def write_private(path: Path, text: str) -> None:
+    """Replace `path` atomically with `text`, 0600 from its creation (its directory 0700)."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    staging = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    descriptor = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    staging.replace(path)
+
+
 def new_token() -> str:
     return secrets.token_urlsafe(32)
 

@@ -31,6 +31,7 @@ from openclaw_secure_stack.runtime.credentials import (
     new_token,
     prepare_credentials,
     secrets_dir,
+    write_private,
 )
 from openclaw_secure_stack.runtime.gateway_config import (
     GatewayPaths,
@@ -128,13 +129,7 @@ def internal_token_path(data_dir: Path) -> Path:
 
 
 def write_internal_token(data_dir: Path, token: str) -> None:
-    """Replace the token file atomically, 0600 from its creation."""
-    path = internal_token_path(data_dir)
-    staging = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    descriptor = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-        handle.write(token + "\n")
-    staging.replace(path)
+    write_private(internal_token_path(data_dir), token + "\n")
 
 
 def lock_path(data_dir: Path) -> Path:
