@@ -22,6 +22,7 @@ from test_gateway_isolation import exec_results
 from test_plugin_redaction import BENIGN_HEAD, EXFIL_IMAGE, OVERRIDE
 from tests.fakes.model_providers import Call, FakeAnthropic, Turn
 
+from openclaw_secure_stack.audit.testing import run_cli
 from openclaw_secure_stack.proxy.testing import running_program
 from openclaw_secure_stack.runtime.stack import read_state
 from openclaw_secure_stack.runtime.supervisor import descendants
@@ -113,6 +114,20 @@ def test_a_streamed_turn_with_a_tool_call_passes_every_hop(stack: StackHandle) -
         for proposal in record["details"]["tool_calls"]
     ]
     assert {"id": call.call_id, "name": "exec", "decision": "allow"}.items() <= proposed[-1].items()
+
+
+def test_the_proxy_and_the_gateway_write_one_verifiable_chain(stack: StackHandle) -> None:
+    """Both writers share the audit log, its anchor and key: after a turn, the log holds the
+    proxy's and the gateway's records of it, and `audit verify` finds the chain intact."""
+    stack.llm.reply("ok")
+    result = stack.chat("hello")
+    assert result.status == 200, result.body
+    events = [record["event"] for record in stack.audit_records()]
+    last_call = len(events) - 1 - events[::-1].index("model_gateway.call")
+    assert "proxy.request" in events[last_call:]
+    key = (stack.data_dir / "secrets" / "audit-key").read_bytes().strip()
+    verified = run_cli(["audit", "verify"], log_path=stack.audit_log_path, key=key)
+    assert verified.exit_code == 0, verified.output
 
 
 @pytest.fixture
