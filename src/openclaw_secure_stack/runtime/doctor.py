@@ -10,8 +10,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from openclaw_secure_stack.detect import RulesError, load_configured_detector
+from openclaw_secure_stack.model_gateway.config import LOOPBACK
 from openclaw_secure_stack.runtime.credentials import secrets_dir
 from openclaw_secure_stack.runtime.install import find_install, pinned_version
 from openclaw_secure_stack.runtime.node import (
@@ -266,11 +268,18 @@ def check_gateway_config(settings: Settings) -> Check:
     try:
         config = json.loads(path.read_text(encoding="utf-8"))
         gateway = config["gateway"]
+        providers = config.get("models", {}).get("providers", {})
+        model_hosts = {urlsplit(str(p.get("baseUrl", ""))).hostname for p in providers.values()}
         problems = [
             message
             for message, bad in (
                 ("not bound to loopback", gateway.get("bind") != "loopback"),
                 ("no gateway token", not gateway.get("auth", {}).get("token")),
+                # Anywhere else, OpenClaw would hold a provider's key and skip the model gateway.
+                (
+                    "a model provider that is not the stack's loopback gateway",
+                    not model_hosts or not model_hosts <= LOOPBACK,
+                ),
                 ("readable by other users", stat.S_IMODE(path.stat().st_mode) & 0o077),
             )
             if bad

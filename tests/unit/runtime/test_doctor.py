@@ -32,7 +32,12 @@ from openclaw_secure_stack.runtime.doctor import (
     run_checks,
     startup_loaders,
 )
-from openclaw_secure_stack.runtime.gateway_config import GatewayPaths
+from openclaw_secure_stack.runtime.gateway_config import (
+    GatewayPaths,
+    ModelProvider,
+    build_config,
+    write_config,
+)
 from openclaw_secure_stack.runtime.stack import RunState, owner_lock, state_path
 from openclaw_secure_stack.settings import Settings, SettingsError
 
@@ -67,15 +72,25 @@ def test_world_writable_data_dir_and_exposed_secrets_fail(tmp_path: Path) -> Non
 
 
 def test_a_gateway_config_not_on_loopback_fails(tmp_path: Path) -> None:
-    """A config that binds beyond loopback or lacks a token is reported with the fix."""
+    """A config that binds beyond loopback, lacks a token, or sends model calls anywhere but
+    a loopback gateway is reported with the fix; the config `up` writes passes."""
     settings = settings_for(tmp_path)
-    path = GatewayPaths(tmp_path / "data" / "openclaw").config_path
-    path.parent.mkdir(parents=True)
-    path.write_text(json.dumps({"gateway": {"bind": "lan", "auth": {}}}))
-    path.chmod(0o600)
+    paths = GatewayPaths(tmp_path / "data" / "openclaw")
+    paths.root.mkdir(parents=True)
+    provider = {"baseUrl": "https://api.openai.com/v1", "apiKey": "sk-real"}
+    bad = {"gateway": {"bind": "lan", "auth": {}}, "models": {"providers": {"p": provider}}}
+    paths.config_path.write_text(json.dumps(bad))
+    paths.config_path.chmod(0o600)
     check = check_gateway_config(settings)
     assert check.status is Status.failed
     assert "not bound to loopback" in check.detail and "no gateway token" in check.detail
+    assert "not the stack's loopback gateway" in check.detail
+    gateway = ModelProvider("http://127.0.0.1:8081/v1", "per-start-key", "m")
+    write_config(
+        paths.config_path,
+        build_config(port=1, gateway_token="t" * 32, paths=paths, provider=gateway),
+    )
+    assert check_gateway_config(settings).status is Status.passed
 
 
 def test_no_model_is_a_warning_not_a_failure(tmp_path: Path) -> None:
