@@ -9,8 +9,11 @@ fake provider received (what the model read) and on what OpenClaw did.
 from __future__ import annotations
 
 import json
+import os
 import secrets
+import signal
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,6 +31,8 @@ from openclaw_secure_stack.runtime.stack import read_state
 from openclaw_secure_stack.runtime.supervisor import descendants
 
 DECIDING_GATEWAY = Path(__file__).with_name("deciding_gateway.py")
+# The supervisor waits 1 s, then the gateway starts (a few seconds on a busy machine).
+RESTART_WAIT = 60.0
 BLOCK_REASON = "exec is not allowed by the end-to-end test policy"  # deciding_gateway.REASON
 
 
@@ -128,6 +133,29 @@ def test_the_proxy_and_the_gateway_write_one_verifiable_chain(stack: StackHandle
     key = (stack.data_dir / "secrets" / "audit-key").read_bytes().strip()
     verified = run_cli(["audit", "verify"], log_path=stack.audit_log_path, key=key)
     assert verified.exit_code == 0, verified.output
+
+
+def test_a_model_gateway_that_dies_is_restarted(stack: StackHandle) -> None:
+    """`up` supervises the gateway: killed, it comes back on its port (a new `audit.resumed`
+    record says so) and the next turn reaches the model again."""
+    state = read_state(stack.data_dir)
+    assert state is not None and state.model_gateway_pid
+    resumed_before = len(stack.audit_records("audit.resumed"))
+    os.kill(state.model_gateway_pid, signal.SIGKILL)
+    deadline = time.monotonic() + RESTART_WAIT
+    while (now := read_state(stack.data_dir)) is None or now.model_gateway_pid in (
+        0,
+        state.model_gateway_pid,
+    ):
+        assert time.monotonic() < deadline, "the model gateway was not restarted"
+        time.sleep(0.25)
+    resumed = stack.audit_records("audit.resumed")[resumed_before:]
+    assert "model-gateway" in {record["actor"] for record in resumed}
+    answer = f"back {canary()}"
+    stack.llm.reply(answer)
+    result = stack.chat("hello again")
+    assert result.status == 200, result.body
+    assert result.text() == answer
 
 
 @pytest.fixture
