@@ -24,5 +24,6 @@ def packaged(*parts: str) -> Path:
 PROMPT_RULES = packaged("prompt-rules.json")
 INDIRECT_RULES = packaged("indirect-injection-rules.json")
 QUARANTINE_LIST = packaged("quarantine.json")
+SCANNER_RULES = packaged("scanner-rules.json")
 CLASSIFIER_MODEL = packaged("models", "injection-classifier", "model.json")
 PROMPT_GUARD_PLUGIN = packaged("prompt-guard")

@@ -206,6 +206,10 @@ class Settings(BaseSettings):
         resources.INDIRECT_RULES,
         description="Rules for tool results, fetched content and upstream responses.",
     )
+    scanner_rules_path: Path = Field(
+        resources.SCANNER_RULES,
+        description="Rules of the skill scanner (`scan`), its domain allowlist and host lists.",
+    )
     classifier_model_path: Path = Field(
         resources.CLASSIFIER_MODEL,
         description="Manifest of the direct-injection classifier (its weights sit beside it).",
@@ -281,7 +285,11 @@ class Settings(BaseSettings):
         return value
 
     @field_validator(
-        "prompt_rules_path", "indirect_rules_path", "classifier_model_path", "quarantine_list_path"
+        "prompt_rules_path",
+        "indirect_rules_path",
+        "classifier_model_path",
+        "quarantine_list_path",
+        "scanner_rules_path",
     )
     @classmethod
     def _existing_file(cls, value: Path) -> Path:

@@ -118,6 +118,7 @@ BAD_VALUES: dict[str, tuple[str, str]] = {
     "MODEL_NAME": ("", "at least 1 character"),
     "PROMPT_GUARD_DIR": ("{tmp}", "is not an OpenClaw plugin folder"),
     "QUARANTINE_LIST_PATH": ("{tmp}/missing.json", "is not a file (unset it"),
+    "SCANNER_RULES_PATH": ("{tmp}/missing.json", "is not a file (unset it"),
     "PROMPT_RULES_PATH": ("{tmp}/missing.json", "is not a file (unset it"),
     "INDIRECT_RULES_PATH": ("{tmp}", "is not a file (unset it"),
     "CLASSIFIER_MODEL_PATH": ("{tmp}/model.json", "is not a file (unset it"),
