@@ -27,7 +27,7 @@ from openclaw_secure_stack.scanner.model import Finding, Origin, UnitReport
 from openclaw_secure_stack.scanner.rules import RuleBook
 from openclaw_secure_stack.scanner.scoring import score
 from openclaw_secure_stack.scanner.source import Source
-from openclaw_secure_stack.scanner.units import Unit
+from openclaw_secure_stack.scanner.units import SKILL_FILE, Unit
 
 EXECUTABLE_MAGIC = (
     b"\x7fELF",
@@ -101,8 +101,10 @@ class Scanner:
         self.limits = limits or Limits()
         self.allowed_domains = allowed_domains
 
-    def scan_source(self, data: bytes, relative: str, out: FileFindings) -> None:
-        """One file's bytes, by its language."""
+    def scan_source(self, data: bytes, relative: str, out: FileFindings, docs: bool = True) -> None:
+        """One file's bytes, by its language. `docs`: read markdown other than SKILL.md too (in
+        skills, where any file may hold the instructions; a package's READMEs and changelogs
+        are documentation for people, full of example commands, hosts and addresses)."""
         if (data.startswith(EXECUTABLE_MAGIC) and not data.startswith(b"MZ")) or (
             data.startswith(b"MZ") and b"PE\0\0" in data[:1024]
         ):
@@ -124,7 +126,8 @@ class Scanner:
         elif language == "python":
             python.analyze(source, out)
         elif language == "markdown":
-            markdown.analyze(source, out, self.detector)
+            if docs or PurePosixPath(relative).name.lower() == SKILL_FILE.lower():
+                markdown.analyze(source, out, self.detector)
         elif language == "prose":
             out.check_text("prose", source.text, 1)
         else:
@@ -160,7 +163,7 @@ class Scanner:
                 if size > self.limits.max_file_bytes:
                     out.add("OSS-SCAN-098", 1, f"{size} bytes, over {self.limits.max_file_bytes}")
                 else:
-                    self.scan_source(path.read_bytes(), relative, out)
+                    self.scan_source(path.read_bytes(), relative, out, unit.kind != "package")
             except OSError as exc:
                 out.add("OSS-SCAN-098", 1, f"unreadable: {exc.strerror or exc}")
                 errors.append(f"{relative}: {exc}")

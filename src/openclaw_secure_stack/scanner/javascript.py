@@ -37,8 +37,8 @@ EXTENSIONS = {
     ".tsx": "tsx",
 }
 QUERY = """
-(call_expression function: (_) @callee arguments: (_) @args) @call
-(new_expression constructor: (_) @ctor) @new
+(call_expression) @call
+(new_expression constructor: (_) @ctor)
 (subscript_expression object: (_) @object index: (_) @index) @subscript
 (variable_declarator name: (_) @name value: (_) @value) @declarator
 (import_statement) @import
@@ -54,6 +54,30 @@ EXEC_FUNCTIONS = frozenset(
 SHELLS = frozenset({"/bin/sh", "/bin/bash", "sh", "bash", "cmd.exe", "powershell", "/bin/zsh"})
 REMOVERS = frozenset({"rm", "rmSync", "rmdir", "rmdirSync", "remove", "removeSync", "rimraf"})
 TIMERS = frozenset({"setTimeout", "setInterval", "setImmediate"})
+# Callee names worth resolving; any other call is skipped without building its name (bundles
+# hold hundreds of thousands of calls).
+WATCHED = (
+    TIMERS
+    | EXEC_FUNCTIONS
+    | REMOVERS
+    | {"eval", "Function", "binding", "dlopen", "_linkedBinding", "stringify", "entries"}
+    | {"keys", "values", "connect", "createConnection", "Socket", "require", "import"}
+)
+
+
+def _last_name(callee: Node) -> str | None:
+    """The callee's last name without resolving it; None when it is computed (`a[k]`)."""
+    kind = callee.type
+    if kind in ("identifier", "import"):
+        return node_text(callee)
+    if kind == "member_expression":
+        prop = callee.child_by_field_name("property")
+        return node_text(prop) if prop is not None else ""
+    if kind == "subscript_expression":
+        return None
+    if kind in ("parenthesized_expression", "sequence_expression") and callee.named_children:
+        return _last_name(callee.named_children[-1])
+    return ""
 
 
 @cache
@@ -258,8 +282,16 @@ def _decodes_base64(args: Node) -> bool:
     return "base64" in text or "atob(" in text
 
 
-def analyze(source: Source, grammar: str, out: FileFindings, line_offset: int = 0) -> None:
-    """Report the findings of one JavaScript/TypeScript source into `out`."""
+def analyze(
+    source: Source,
+    grammar: str,
+    out: FileFindings,
+    line_offset: int = 0,
+    *,
+    whole_file: bool = True,
+) -> None:
+    """Report the findings of one JavaScript/TypeScript source into `out`; `whole_file` false
+    for snippets (markdown code blocks), whose parse errors are not reported."""
     tree = Parser(_language(grammar)).parse(source.data)
     captures = QueryCursor(_query(grammar)).captures(tree.root_node)
     resolver = _Resolver()
@@ -282,8 +314,14 @@ def analyze(source: Source, grammar: str, out: FileFindings, line_offset: int = 
         callee, args = call.child_by_field_name("function"), call.child_by_field_name("arguments")
         if callee is None or args is None:
             continue
-        callee_text = node_text(callee)
-        if callee_text in ("require", "import"):
+        callee_text = _last_name(callee)
+        if callee_text is not None and not (
+            callee_text in WATCHED
+            or callee_text in resolver.aliases
+            or callee_text.startswith(("run", "compile"))
+        ):
+            continue
+        if callee.type in ("identifier", "import") and callee_text in ("require", "import"):
             required = required_module(call, resolver)
             if required is None:
                 out.add("OSS-SCAN-006", line(call), f"{callee_text}() of a computed name")
@@ -368,7 +406,8 @@ def analyze(source: Source, grammar: str, out: FileFindings, line_offset: int = 
     if tree.root_node.has_error:
         errors = captures.get("error", [])
         at = line(errors[0]) if errors else 1 + line_offset
-        out.add("OSS-SCAN-095", at, "syntax errors: the unparsed parts get the text scan")
+        if whole_file:
+            out.add("OSS-SCAN-095", at, "syntax errors: the unparsed parts get the text scan")
         for error in errors:
             out.check_text("string", node_text(error), line(error))
 

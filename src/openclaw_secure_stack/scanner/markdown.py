@@ -59,14 +59,15 @@ def code(language: str, body: str, out: FileFindings, line: int) -> None:
     data = body.encode("utf-8", "replace")
     language = language.lower()
     if language in JS_FENCES:
-        javascript.analyze(Source(data), JS_FENCES[language], out, line - 1)
+        javascript.analyze(Source(data), JS_FENCES[language], out, line - 1, whole_file=False)
     elif language in PY_FENCES:
         python_out = FileFindings(out.unit, out.file, out.origin)
         python.analyze(Source(data), python_out)
         for finding in python_out.findings:
-            out.add(finding.rule_id, finding.line + line - 1, finding.message)
+            if finding.rule_id != "OSS-SCAN-095":
+                out.add(finding.rule_id, finding.line + line - 1, finding.message)
     elif language in SHELL_FENCES:
-        shell.analyze(data, out, line - 1)
+        shell.analyze(data, out, line - 1, whole_file=False)
 
 
 def analyze(source: Source, out: FileFindings, detector: Detector | None) -> None:
@@ -87,7 +88,8 @@ def analyze(source: Source, out: FileFindings, detector: Detector | None) -> Non
                     if isinstance(href, str) and "://" in href and href not in token.content:
                         out.check_url(href, first)
                 elif child.type == "code_inline" and " " in child.content:
-                    shell.analyze(child.content.encode("utf-8", "replace"), out, first - 1)
+                    snippet = child.content.encode("utf-8", "replace")
+                    shell.analyze(snippet, out, first - 1, whole_file=False)
     for match in HIDDEN.finditer(text):
         out.add(
             "OSS-SCAN-081",

@@ -1,11 +1,15 @@
 """Findings into a trust score (0-100) and a verdict.
 
-Each rule counts once per unit, at its strongest finding: severity points times a confidence
-factor, halved for bundled dependencies; declared behaviour and `info` findings count nothing.
-The score is 100 minus the sum (floored at 0). The verdict:
-- `malicious`: a critical finding of high confidence, or a score of 40 or less (say, two
+Each rule counts once per unit and origin, at its strongest finding: severity points times a
+confidence factor; declared behaviour and `info` findings count nothing. Bundled dependencies'
+findings count half, and together at most 30 points: real packages bundle libraries that use
+`eval`, `Function` and processes, and that alone must not make a plugin `malicious`. The score
+is 100 minus the sum (floored at 0). The verdict:
+- `malicious`: a critical finding of high confidence (in a dependency too, for reverse shells,
+  exfiltration and download-and-execute), or own code alone scoring 40 or less (say, two
   high-severity, high-confidence behaviours, such as a credential read and a webhook catcher);
-- `review`: any counted finding of medium severity or more, or a score below 90;
+- `review`: a counted finding of medium severity or more in own code (high, with high
+  confidence, in a dependency), or own code alone scoring below 90;
 - `clean`: otherwise.
 """
 
@@ -18,6 +22,9 @@ from openclaw_secure_stack.scanner.model import Confidence, Finding, Severity, V
 POINTS: dict[Severity, float] = {"info": 0, "low": 4, "medium": 12, "high": 30, "critical": 60}
 FACTOR: dict[Confidence, float] = {"low": 0.3, "medium": 0.6, "high": 1.0}
 DEPENDENCY_FACTOR = 0.5
+DEPENDENCY_CAP = 30.0
+# Critical behaviours that are malicious wherever they are, bundled code included.
+ALWAYS_MALICIOUS = frozenset({"reverse-shell", "exfiltration", "download-exec"})
 MALICIOUS_SCORE = 40
 REVIEW_SCORE = 90
 
@@ -30,17 +37,26 @@ def weight(finding: Finding) -> float:
 
 
 def score(findings: Sequence[Finding]) -> tuple[int, VerdictName]:
-    strongest: dict[str, float] = {}
+    strongest: dict[tuple[str, str], float] = {}
     for finding in findings:
-        strongest[finding.rule_id] = max(strongest.get(finding.rule_id, 0.0), weight(finding))
-    trust = max(0, round(100 - sum(strongest.values())))
+        key = (finding.origin, finding.rule_id)
+        strongest[key] = max(strongest.get(key, 0.0), weight(finding))
+    own = sum(value for (origin, _), value in strongest.items() if origin == "own")
+    bundled = sum(value for (origin, _), value in strongest.items() if origin != "own")
+    trust = max(0, round(100 - own - min(bundled, DEPENDENCY_CAP)))
     counted = [f for f in findings if weight(f) > 0]
-    if trust <= MALICIOUS_SCORE or any(
-        f.severity == "critical" and f.confidence == "high" and f.origin == "own" for f in counted
+    if 100 - own <= MALICIOUS_SCORE or any(
+        f.severity == "critical"
+        and f.confidence == "high"
+        and (f.origin == "own" or f.category in ALWAYS_MALICIOUS)
+        for f in counted
     ):
         return trust, "malicious"
-    if trust < REVIEW_SCORE or any(
-        POINTS[f.severity] >= POINTS["medium"] and f.origin == "own" for f in counted
+    if 100 - own < REVIEW_SCORE or any(
+        POINTS[f.severity] >= POINTS["medium"]
+        if f.origin == "own"
+        else POINTS[f.severity] >= POINTS["high"] and f.confidence == "high"
+        for f in counted
     ):
         return trust, "review"
     return trust, "clean"

@@ -59,7 +59,11 @@ def _decodes(command: Node) -> bool:
     return program in ("openssl", "xxd") and any(w in ("-d", "-r", "-base64") for w in words)
 
 
-def analyze(data: bytes, out: FileFindings, line_offset: int = 0) -> None:
+def analyze(
+    data: bytes, out: FileFindings, line_offset: int = 0, *, whole_file: bool = True
+) -> None:
+    """Shell findings of `data`; `whole_file` false for snippets (markdown code blocks, which
+    are often output or prose, not shell), whose parse errors are not reported."""
     tree = Parser(_language()).parse(data)
     captures = QueryCursor(_query()).captures(tree.root_node)
 
@@ -109,5 +113,5 @@ def analyze(data: bytes, out: FileFindings, line_offset: int = 0) -> None:
     for node in captures.get("comment", []):
         raw[node.start_byte : node.end_byte] = b" " * (node.end_byte - node.start_byte)
     out.check_text("shell", bytes(raw).decode("utf-8", "replace"), 1 + line_offset)
-    if tree.root_node.has_error:
+    if whole_file and tree.root_node.has_error:
         out.add("OSS-SCAN-095", 1 + line_offset, "shell syntax errors: scanned as text too")

@@ -43,8 +43,21 @@ def test_critical_high_confidence_is_malicious() -> None:
 
 
 def test_dependency_findings_weigh_half_and_do_not_decide_alone() -> None:
-    """A critical finding in a bundled dependency lowers the score, half as much."""
+    """A critical finding in a bundled dependency lowers the score, half as much (capped), and
+    calls for review, not more."""
     assert score([_finding("A", "critical", origin="dependency")]) == (70, "review")
+
+
+def test_dependency_noise_is_capped_and_stays_clean() -> None:
+    """Medium findings in many bundled libraries lower the score by at most 30: still clean."""
+    findings = [_finding(f"R{i}", "medium", origin="dependency") for i in range(20)]
+    assert score(findings) == (70, "clean")
+
+
+def test_dependency_critical_reverse_shell_is_malicious() -> None:
+    """A reverse shell is malicious wherever it sits, bundled code included."""
+    shell = Finding("S", "x.sh", 1, "m", "critical", "high", "reverse-shell", "dependency")
+    assert score([shell])[1] == "malicious"
 
 
 def test_two_strong_behaviours_are_malicious() -> None:
