@@ -15,7 +15,16 @@ from rich.text import Text
 from typer.core import TyperGroup
 
 from openclaw_secure_stack.audit.log import AuditLogError
-from openclaw_secure_stack.cli import audit, detect, model_gateway, scan, serve, token, up
+from openclaw_secure_stack.cli import (
+    audit,
+    detect,
+    model_gateway,
+    quarantine,
+    scan,
+    serve,
+    token,
+    up,
+)
 from openclaw_secure_stack.detect import RulesError
 from openclaw_secure_stack.scanner import ScannerRulesError
 from openclaw_secure_stack.settings import SettingsError
@@ -45,6 +54,9 @@ app = typer.Typer(
 )
 app.add_typer(audit.app, name="audit")
 app.add_typer(token.app, name="token")
+app.add_typer(quarantine.app, name="quarantine")
+app.add_typer(quarantine.pins, name="pin")
+app.command("rescan")(quarantine.rescan)
 app.command("detect")(detect.detect)
 app.command("scan")(scan.scan)
 app.command("serve")(serve.serve)

@@ -17,6 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.text import Text
 
 from openclaw_secure_stack.detect import load_detector
+from openclaw_secure_stack.quarantine.configured import open_quarantine
 from openclaw_secure_stack.scanner import (
     ArchiveError,
     InputError,
@@ -100,6 +101,15 @@ def scan(
         typer.Option(help="Another allowed host (and its subdomains); repeatable."),
     ] = None,
     show_info: Annotated[bool, typer.Option(help="Also list informational findings.")] = False,
+    quarantine: Annotated[
+        bool,
+        typer.Option(
+            "--quarantine",
+            help="Move each unit reaching --fail-on into the quarantine (audited) and onto the "
+            "prompt-guard plugin's list.",
+        ),
+    ] = False,
+    user: Annotated[str | None, typer.Option(help="Who quarantines (audited).")] = None,
 ) -> None:
     """Scan skills, plugins and packages for what malicious skills do.
 
@@ -121,5 +131,23 @@ def scan(
         sys.stdout.write(to_sarif(reports, scanner.book, version("openclaw-secure-stack")))
     else:
         render_text(reports, Console(highlight=False), show_info=show_info)
+    if quarantine:
+        quarantine_flagged(settings, scanner, reports, fail_on, user)
     if fails(reports, fail_on):
         raise typer.Exit(EXIT_FINDINGS)
+
+
+def quarantine_flagged(
+    settings: Settings,
+    scanner: Scanner,
+    reports: Sequence[UnitReport],
+    fail_on: VerdictName,
+    user: str | None,
+) -> None:
+    """Each flagged unit (the folder, file or archive named) into the vault and onto the list."""
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    with open_quarantine(settings, scanner) as vault:
+        for report in reports:
+            if fails([report], fail_on):
+                entry = vault.quarantine(report, Path(report.path), f"scan: {report.verdict}", user)
+                err.print(Text(f"quarantined {entry.name}: {entry.vault_path}", style="yellow"))
