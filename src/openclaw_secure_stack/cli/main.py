@@ -26,12 +26,20 @@ from openclaw_secure_stack.cli import (
     up,
 )
 from openclaw_secure_stack.detect import RulesError
+from openclaw_secure_stack.quarantine import ListError, StoreError
 from openclaw_secure_stack.scanner import ScannerRulesError
 from openclaw_secure_stack.settings import SettingsError
 
 EXIT_CONFIG = 2
 # RulesError covers ClassifierError.
-CONFIG_ERRORS = (SettingsError, RulesError, AuditLogError, ScannerRulesError)
+CONFIG_ERRORS = (
+    SettingsError,
+    RulesError,
+    AuditLogError,
+    ScannerRulesError,
+    StoreError,
+    ListError,
+)
 
 
 class Commands(TyperGroup):

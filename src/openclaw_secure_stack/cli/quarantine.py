@@ -18,10 +18,9 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from openclaw_secure_stack.cli.scan import configured_scanner
 from openclaw_secure_stack.quarantine import ACK_PHRASE, Quarantine, QuarantineError
 from openclaw_secure_stack.quarantine.configured import open_quarantine
-from openclaw_secure_stack.scanner import Scanner, discover
+from openclaw_secure_stack.scanner import Scanner, discover, load_configured_scanner
 from openclaw_secure_stack.settings import load_settings
 
 app = typer.Typer(help="Quarantined skills and plugins.", no_args_is_help=True)
@@ -35,7 +34,7 @@ Format = Literal["text", "json"]
 @contextmanager
 def opened(scanner: Scanner | None = None) -> Iterator[Quarantine]:
     settings = load_settings()
-    with open_quarantine(settings, scanner or configured_scanner(settings)) as quarantine:
+    with open_quarantine(settings, scanner or load_configured_scanner(settings)) as quarantine:
         try:
             yield quarantine
         except QuarantineError as exc:
@@ -141,7 +140,7 @@ def pin_add(
 ) -> None:
     """Pin the content of a skill or plugin folder (its name comes from SKILL.md/package.json)."""
     settings = load_settings()
-    scanner = configured_scanner(settings)
+    scanner = load_configured_scanner(settings)
     with discover(path) as units:
         if len(units) != 1 or units[0].root != path:
             raise typer.BadParameter(f"{path} is not one skill, plugin or file")

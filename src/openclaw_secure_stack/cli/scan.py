@@ -16,7 +16,6 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
-from openclaw_secure_stack.detect import load_detector
 from openclaw_secure_stack.quarantine.configured import open_quarantine
 from openclaw_secure_stack.scanner import (
     ArchiveError,
@@ -24,7 +23,7 @@ from openclaw_secure_stack.scanner import (
     Scanner,
     UnitReport,
     discover,
-    load_scanner,
+    load_configured_scanner,
 )
 from openclaw_secure_stack.scanner.model import VERDICTS, VerdictName
 from openclaw_secure_stack.scanner.report import render_text, to_json
@@ -34,17 +33,6 @@ from openclaw_secure_stack.settings import Settings, load_settings
 EXIT_FINDINGS = 1
 EXIT_INPUT = 2
 Format = Literal["text", "json", "sarif"]
-
-
-def configured_scanner(settings: Settings, allowed: Sequence[str] = ()) -> Scanner:
-    """The scanner with the configured rules and the detection engine's indirect rules."""
-    config = settings.detection_config()
-    detector = load_detector(config.prompt_rules, config.indirect_rules)
-    return load_scanner(
-        settings.scanner_rules_path,
-        detector,
-        allowed_domains=frozenset(domain.lower() for domain in allowed),
-    )
 
 
 def fails(reports: Sequence[UnitReport], fail_on: VerdictName) -> bool:
@@ -118,7 +106,7 @@ def scan(
     its findings (rule id, file, line, message).
     """
     settings = load_settings()
-    scanner = configured_scanner(settings, allow_domain or ())
+    scanner = load_configured_scanner(settings, allow_domain or ())
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     try:
         reports = scan_all(scanner, path, progress=output == "text" and sys.stderr.isatty())

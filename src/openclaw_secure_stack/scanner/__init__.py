@@ -7,14 +7,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
-from openclaw_secure_stack.detect import Detector
+from openclaw_secure_stack.detect import Detector, load_detector
 from openclaw_secure_stack.scanner.archive import ArchiveError, ArchiveLimits
 from openclaw_secure_stack.scanner.engine import Limits, Scanner
 from openclaw_secure_stack.scanner.model import Finding, UnitReport
 from openclaw_secure_stack.scanner.rules import RuleBook, ScannerRulesError, load_rulebook
 from openclaw_secure_stack.scanner.units import InputError, Unit, discover
+from openclaw_secure_stack.settings import Settings
 
 __all__ = [
     "ArchiveError",
@@ -28,6 +30,7 @@ __all__ = [
     "Unit",
     "UnitReport",
     "discover",
+    "load_configured_scanner",
     "load_rulebook",
     "load_scanner",
 ]
@@ -40,3 +43,14 @@ def load_scanner(
     allowed_domains: frozenset[str] = frozenset(),
 ) -> Scanner:
     return Scanner(load_rulebook(rules_path), detector, limits, allowed_domains)
+
+
+def load_configured_scanner(settings: Settings, allowed: Iterable[str] = ()) -> Scanner:
+    """The scanner with the configured rules and the detection engine's indirect rules."""
+    config = settings.detection_config()
+    detector = load_detector(config.prompt_rules, config.indirect_rules)
+    return load_scanner(
+        settings.scanner_rules_path,
+        detector,
+        allowed_domains=frozenset(domain.lower() for domain in allowed),
+    )
