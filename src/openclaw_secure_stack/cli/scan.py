@@ -5,6 +5,7 @@ Exit codes: 0 when no unit reaches `--fail-on`, 1 when one does, 2 on a usage or
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 from importlib.metadata import version
@@ -21,11 +22,14 @@ from openclaw_secure_stack.scanner import (
     ArchiveError,
     InputError,
     Scanner,
+    ScanPool,
+    Unit,
     UnitReport,
     discover,
     load_configured_scanner,
 )
 from openclaw_secure_stack.scanner.model import VERDICTS, VerdictName
+from openclaw_secure_stack.scanner.pins import unit_files
 from openclaw_secure_stack.scanner.report import render_text, to_json
 from openclaw_secure_stack.scanner.sarif import to_sarif
 from openclaw_secure_stack.settings import Settings, load_settings
@@ -43,26 +47,52 @@ def fails(reports: Sequence[UnitReport], fail_on: VerdictName) -> bool:
     return any(VERDICTS.index(report.verdict) >= threshold for report in reports)
 
 
-def scan_all(scanner: Scanner, path: Path, *, progress: bool) -> list[UnitReport]:
-    """Every unit under `path`; raises InputError or ArchiveError."""
-    with discover(path) as units:
-        if not progress or len(units) < 2:
-            return [scanner.scan_unit(unit) for unit in units]
-        reports = []
-        columns = (
-            TextColumn("scanning"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.description}"),
-            TimeElapsedColumn(),
-        )
-        with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
-            task = bar.add_task("", total=len(units))
-            for unit in units:
-                bar.update(task, description=Path(unit.label).name)
-                reports.append(scanner.scan_unit(unit))
-                bar.advance(task)
-        return reports
+# Below this, a unit is scanned in this process: starting workers costs more than it saves.
+POOL_MIN_BYTES = 4 << 20
+
+
+def _unit_bytes(root: Path) -> int:
+    return sum(path.lstat().st_size for path in unit_files(root))
+
+
+def scan_all(scanner: Scanner, path: Path, *, progress: bool, workers: int) -> list[UnitReport]:
+    """Every unit under `path`, large ones on `workers` processes; raises InputError or
+    ArchiveError."""
+    pool: ScanPool | None = None
+    try:
+        with discover(path) as units:
+
+            def one(unit: Unit) -> UnitReport:
+                nonlocal pool
+                spec = scanner.spec
+                if workers > 1 and spec is not None and pool is None:
+                    pool = (
+                        ScanPool(spec, workers)
+                        if _unit_bytes(unit.root) >= POOL_MIN_BYTES
+                        else None
+                    )
+                return scanner.scan_unit(unit, pool)
+
+            if not progress or len(units) < 2:
+                return [one(unit) for unit in units]
+            reports = []
+            columns = (
+                TextColumn("scanning"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.description}"),
+                TimeElapsedColumn(),
+            )
+            with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+                task = bar.add_task("", total=len(units))
+                for unit in units:
+                    bar.update(task, description=Path(unit.label).name)
+                    reports.append(one(unit))
+                    bar.advance(task)
+            return reports
+    finally:
+        if pool is not None:
+            pool.close()
 
 
 def scan(
@@ -98,6 +128,9 @@ def scan(
         ),
     ] = False,
     user: Annotated[str | None, typer.Option(help="Who quarantines (audited).")] = None,
+    workers: Annotated[
+        int, typer.Option(min=1, help="Processes for large units (default: one per core).")
+    ] = os.cpu_count() or 1,
 ) -> None:
     """Scan skills, plugins and packages for what malicious skills do.
 
@@ -109,7 +142,9 @@ def scan(
     scanner = load_configured_scanner(settings, allow_domain or ())
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     try:
-        reports = scan_all(scanner, path, progress=output == "text" and sys.stderr.isatty())
+        reports = scan_all(
+            scanner, path, progress=output == "text" and sys.stderr.isatty(), workers=workers
+        )
     except (InputError, ArchiveError) as exc:
         err.print(Text(f"error: {exc}", style="red"))
         raise typer.Exit(EXIT_INPUT) from None

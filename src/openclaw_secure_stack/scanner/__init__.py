@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from openclaw_secure_stack.detect import Detector, load_detector
+from openclaw_secure_stack.detect import Detector
 from openclaw_secure_stack.scanner.archive import ArchiveError, ArchiveLimits
 from openclaw_secure_stack.scanner.engine import Limits, Scanner
 from openclaw_secure_stack.scanner.model import Finding, UnitReport
+from openclaw_secure_stack.scanner.pool import ScannerSpec, ScanPool
 from openclaw_secure_stack.scanner.rules import RuleBook, ScannerRulesError, load_rulebook
 from openclaw_secure_stack.scanner.units import InputError, Unit, discover
 from openclaw_secure_stack.settings import Settings
@@ -25,8 +26,10 @@ __all__ = [
     "InputError",
     "Limits",
     "RuleBook",
+    "ScanPool",
     "Scanner",
     "ScannerRulesError",
+    "ScannerSpec",
     "Unit",
     "UnitReport",
     "discover",
@@ -48,9 +51,13 @@ def load_scanner(
 def load_configured_scanner(settings: Settings, allowed: Iterable[str] = ()) -> Scanner:
     """The scanner with the configured rules and the detection engine's indirect rules."""
     config = settings.detection_config()
-    detector = load_detector(config.prompt_rules, config.indirect_rules)
-    return load_scanner(
+    spec = ScannerSpec(
         settings.scanner_rules_path,
-        detector,
-        allowed_domains=frozenset(domain.lower() for domain in allowed),
+        config.prompt_rules,
+        config.indirect_rules,
+        Limits(),
+        frozenset(domain.lower() for domain in allowed),
     )
+    scanner = spec.build()
+    scanner.spec = spec
+    return scanner

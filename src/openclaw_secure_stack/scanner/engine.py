@@ -8,9 +8,11 @@ and sent out by the same unit) and the scoring follow.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import hashlib
+import stat
 from dataclasses import dataclass
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
 from openclaw_secure_stack.detect import Detector
 from openclaw_secure_stack.scanner import (
@@ -29,6 +31,9 @@ from openclaw_secure_stack.scanner.scoring import score
 from openclaw_secure_stack.scanner.source import Source
 from openclaw_secure_stack.scanner.units import SKILL_FILE, Unit
 
+if TYPE_CHECKING:
+    from openclaw_secure_stack.scanner.pool import ScannerSpec, ScanPool
+
 EXECUTABLE_MAGIC = (
     b"\x7fELF",
     b"\xfe\xed\xfa\xce",
@@ -45,7 +50,16 @@ SOURCE_RULES = frozenset({"OSS-SCAN-021", "OSS-SCAN-022"})
 RUN_RULES = frozenset(
     {"OSS-SCAN-040", "OSS-SCAN-050", "OSS-SCAN-052", "OSS-SCAN-053", "OSS-SCAN-055"}
 )
-Progress = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class Scanned:
+    """What scanning one file gave: findings, notes, bytes read, its line of the pin listing."""
+
+    findings: list[Finding]
+    notes: list[str]
+    size: int
+    listing: str
 
 
 @dataclass(frozen=True)
@@ -100,6 +114,8 @@ class Scanner:
         self.detector = detector
         self.limits = limits or Limits()
         self.allowed_domains = allowed_domains
+        # How worker processes rebuild this scanner (see `pool`); None: this process only.
+        self.spec: ScannerSpec | None = None
 
     def scan_source(self, data: bytes, relative: str, out: FileFindings, docs: bool = True) -> None:
         """One file's bytes, by its language. `docs`: read markdown other than SKILL.md too (in
@@ -133,7 +149,32 @@ class Scanner:
         else:
             out.check_text("shell", source.text, 1)
 
-    def scan_unit(self, unit: Unit, progress: Progress | None = None) -> UnitReport:
+    def scan_file(self, path: Path, relative: str, context: UnitContext, docs: bool) -> Scanned:
+        """One file of a unit: its findings, notes, size and its line of the pin listing."""
+        out = FileFindings(context, relative, origin_of(relative))
+        notes: list[str] = []
+        try:
+            info = path.lstat()
+            if stat.S_ISLNK(info.st_mode):
+                target = "link:" + str(path.readlink())
+                return Scanned([], [], 0, pins.line(relative, info.st_mode, target))
+            if info.st_size > self.limits.max_file_bytes:
+                out.add(
+                    "OSS-SCAN-098", 1, f"{info.st_size} bytes, over {self.limits.max_file_bytes}"
+                )
+                content = pins.line(relative, info.st_mode, "unread:" + str(info.st_size))
+            else:
+                data = path.read_bytes()
+                content = pins.line(relative, info.st_mode, hashlib.sha256(data).hexdigest())
+                self.scan_source(data, relative, out, docs)
+        except OSError as exc:
+            out.add("OSS-SCAN-098", 1, f"unreadable: {exc.strerror or exc}")
+            return Scanned(out.findings, [f"{relative}: {exc}"], 0, "")
+        for rule_id, count in out.folded_counts().items():
+            notes.append(f"{relative}: {rule_id} fired {count} times (minified; 3 reported)")
+        return Scanned(out.findings, notes, info.st_size, content)
+
+    def scan_unit(self, unit: Unit, pool: ScanPool | None = None) -> UnitReport:
         root = unit.root
         files = pins.unit_files(root)
         base = root if root.is_dir() else root.parent
@@ -145,35 +186,26 @@ class Scanner:
             else declared.Declared(root.name, frozenset())
         )
         context = UnitContext(self.book, info.domains, self.allowed_domains)
-        findings: list[Finding] = []
-        errors: list[str] = []
-        total = 0
-        for index, path in enumerate(files):
-            relative = path.relative_to(base).as_posix()
-            out = FileFindings(context, relative, origin_of(relative))
-            if index >= self.limits.max_unit_files:
-                out.add("OSS-SCAN-098", 1, f"over {self.limits.max_unit_files} files: not scanned")
-                findings.extend(out.findings)
-                break
-            try:
-                if path.is_symlink():
-                    continue
-                size = path.stat().st_size
-                total += size
-                if size > self.limits.max_file_bytes:
-                    out.add("OSS-SCAN-098", 1, f"{size} bytes, over {self.limits.max_file_bytes}")
-                else:
-                    self.scan_source(path.read_bytes(), relative, out, unit.kind != "package")
-            except OSError as exc:
-                out.add("OSS-SCAN-098", 1, f"unreadable: {exc.strerror or exc}")
-                errors.append(f"{relative}: {exc}")
-            findings.extend(out.findings)
-            for rule_id, count in out.folded_counts().items():
-                errors.append(f"{relative}: {rule_id} fired {count} times (minified; 3 reported)")
-            if progress is not None:
-                progress(size if "size" in locals() else 0)
+        docs = unit.kind != "package"
+        capped = files[: self.limits.max_unit_files]
+        jobs = [(path, path.relative_to(base).as_posix()) for path in capped]
+        if pool is not None and len(jobs) > 1:
+            results = pool.scan(jobs, info.domains, docs)
+        else:
+            results = [self.scan_file(path, relative, context, docs) for path, relative in jobs]
+        findings = [finding for result in results for finding in result.findings]
+        errors = [note for result in results for note in result.notes]
+        if len(files) > len(capped):
+            over = FileFindings(context, files[len(capped)].relative_to(base).as_posix())
+            over.add("OSS-SCAN-098", 1, f"over {self.limits.max_unit_files} files: not scanned")
+            findings.extend(over.findings)
         findings.extend(self._combined(findings, context))
         trust, verdict = score(findings)
+        digest = (
+            pins.listing_digest([r.listing for r in results if r.listing])
+            if len(files) == len(capped)
+            else pins.digest(root)
+        )
         return UnitReport(
             unit=info.name,
             path=unit.label,
@@ -182,9 +214,9 @@ class Scanner:
             score=trust,
             findings=tuple(sorted(findings, key=lambda f: (f.file, f.line, f.rule_id))),
             files=len(files),
-            bytes=total,
-            sha256=pins.digest(root),
-            errors=tuple(errors),
+            bytes=sum(result.size for result in results),
+            sha256=digest,
+            errors=tuple(sorted(errors)),
         )
 
     def _combined(self, findings: list[Finding], context: UnitContext) -> list[Finding]:

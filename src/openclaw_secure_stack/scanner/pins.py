@@ -31,6 +31,15 @@ def _file_digest(path: Path) -> str:
     return digest.hexdigest()
 
 
+def line(name: str, mode: int, content: str) -> str:
+    """One file's line of the listing: `content` is its SHA-256, or "link:" + a link's target."""
+    return f"{name}\0{stat.S_IMODE(mode):o}\0{content}\n"
+
+
+def listing_digest(lines: list[str]) -> str:
+    return hashlib.sha256("".join(sorted(lines)).encode("utf-8", "surrogateescape")).hexdigest()
+
+
 def digest(root: Path) -> str:
     """The canonical digest of `root` (a directory or one file)."""
     lines = []
@@ -39,10 +48,7 @@ def digest(root: Path) -> str:
         info = path.lstat()
         name = path.relative_to(base).as_posix()
         if stat.S_ISLNK(info.st_mode):
-            content = "link:" + str(path.readlink())
+            lines.append(line(name, info.st_mode, "link:" + str(path.readlink())))
         elif stat.S_ISREG(info.st_mode):
-            content = _file_digest(path)
-        else:
-            continue
-        lines.append(f"{name}\0{stat.S_IMODE(info.st_mode):o}\0{content}\n")
-    return hashlib.sha256("".join(sorted(lines)).encode("utf-8", "surrogateescape")).hexdigest()
+            lines.append(line(name, info.st_mode, _file_digest(path)))
+    return listing_digest(lines)
