@@ -8,7 +8,6 @@ string literals (and template strings) only: never on identifiers or comments.
 
 from __future__ import annotations
 
-import bisect
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
@@ -42,8 +41,7 @@ QUERY = """
 (subscript_expression object: (_) @object index: (_) @index) @subscript
 (variable_declarator name: (_) @name value: (_) @value) @declarator
 (import_statement) @import
-(string) @string
-(template_string) @string
+(escape_sequence) @escape
 (ERROR) @error
 """
 GLOBALS = frozenset({"globalThis", "window", "global", "self", "this"})
@@ -402,7 +400,7 @@ def analyze(
     if shell_spawns and (sockets or "net" in modules):
         out.add("OSS-SCAN-060", line(shell_spawns[0]), "a shell spawned beside a raw socket")
 
-    _strings(source, captures.get("string", []), out, line_offset)
+    _strings(source, tree.root_node, captures.get("escape", []), out, line_offset)
     if tree.root_node.has_error:
         errors = captures.get("error", [])
         at = line(errors[0]) if errors else 1 + line_offset
@@ -412,24 +410,34 @@ def analyze(
             out.check_text("string", node_text(error), line(error))
 
 
-def _strings(source: Source, strings: list[Node], out: FileFindings, line_offset: int) -> None:
-    """Text rules, URLs and payloads in string literals; escaped sensitive names."""
-    ranges = sorted((node.start_byte, node.end_byte) for node in strings)
-    starts = [start for start, _ in ranges]
+# A match may start on a literal's quote, which is a node of its own.
+STRING_NODES = frozenset(
+    {"string", "string_fragment", "template_string", "escape_sequence", '"', "'", "`"}
+)
+
+
+def _strings(
+    source: Source, root: Node, escapes: list[Node], out: FileFindings, line_offset: int
+) -> None:
+    """Text rules, URLs and payloads in string literals; escaped sensitive names.
+
+    The text rules run over the whole text (one RE2 pass); a match counts only where the
+    syntax tree has a string literal, asked per match rather than listing every literal of a
+    bundle."""
 
     def where(offset: int) -> int | None:
         byte = source.byte_of_char(offset)
-        index = bisect.bisect_right(starts, byte) - 1
-        if index < 0 or not ranges[index][0] <= byte < ranges[index][1]:
+        node = root.descendant_for_byte_range(byte, byte + 1)
+        if node is None or node.type not in STRING_NODES:
             return None
         return source.line_of_byte(byte) + line_offset
 
-    for node in strings:
-        raw = node.text or b""
-        if b"\\x" in raw or b"\\u" in raw:
-            body = node_text(node)[1:-1]
-            value = unescape(body).lower()
-            if value != body.lower() and (value in SENSITIVE_NAMES or "child_process" in value):
-                out.add("OSS-SCAN-011", int(node.start_point[0]) + 1 + line_offset, repr(value))
-    if ranges:
-        out.check_text("string", source.text, 1, where)
+    strings = {(n.start_byte, n.end_byte): n for n in (e.parent for e in escapes) if n is not None}
+    for node in strings.values():
+        if node.type != "string":
+            continue
+        body = node_text(node)[1:-1]
+        value = unescape(body).lower()
+        if value != body.lower() and (value in SENSITIVE_NAMES or "child_process" in value):
+            out.add("OSS-SCAN-011", int(node.start_point[0]) + 1 + line_offset, repr(value))
+    out.check_text("string", source.text, 1, where)
