@@ -406,8 +406,6 @@ def analyze(
         at = line(errors[0]) if errors else 1 + line_offset
         if whole_file:
             out.add("OSS-SCAN-095", at, "syntax errors: the unparsed parts get the text scan")
-        for error in errors:
-            out.check_text("string", node_text(error), line(error))
 
 
 # A match may start on a literal's quote, which is a node of its own.
@@ -422,13 +420,19 @@ def _strings(
     """Text rules, URLs and payloads in string literals; escaped sensitive names.
 
     The text rules run over the whole text (one RE2 pass); a match counts only where the
-    syntax tree has a string literal, asked per match rather than listing every literal of a
-    bundle."""
+    syntax tree has a string literal or a region it could not parse, asked per match rather
+    than listing every literal of a bundle."""
 
     def where(offset: int) -> int | None:
         byte = source.byte_of_char(offset)
         node = root.descendant_for_byte_range(byte, byte + 1)
-        if node is None or node.type not in STRING_NODES:
+        if node is None:
+            return None
+        # Text the parser could not read (an ERROR region) counts as well: the fallback scan.
+        parent = node.parent
+        if node.type not in STRING_NODES and not (
+            node.type == "ERROR" or (parent is not None and parent.type == "ERROR")
+        ):
             return None
         return source.line_of_byte(byte) + line_offset
 
