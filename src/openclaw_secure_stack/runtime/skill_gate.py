@@ -1,17 +1,19 @@
 """Before OpenClaw starts, every skill and plugin it would load is scanned.
 
 Under OpenClaw's own directory (`DATA_DIR/openclaw`: workspace skills, managed and workshop
-skills, installed plugins under `state/extensions`), each skill folder (the topmost holding a
-SKILL.md) and each plugin folder is scanned; a `malicious` one is quarantined (moved into the
-vault, recorded, audited), and a pinned one whose content changed is quarantined until it is
-re-approved. A unit someone overrode stays, as long as its content is what they accepted. Then
-the plugin's list is written from the database and the plugin is pointed at it: the returned
-settings name `DATA_DIR/guard/quarantine.json` as the list, which later `quarantine` commands
-rewrite while OpenClaw runs.
+skills; plugins under `state/extensions`, and those `openclaw plugins install` puts in a project
+of their own, `state/npm/projects/<project>/node_modules/<plugin>`), each skill folder (the
+topmost holding a SKILL.md) and each plugin folder is scanned. A `malicious` one is quarantined
+(moved into the vault, recorded, audited), and a pinned one whose content changed is quarantined
+until it is re-approved. A unit someone overrode stays, as long as its content is what they
+accepted. Then the plugin's list is written from the database and the plugin is pointed at it:
+the returned settings name `DATA_DIR/guard/quarantine.json` as the list, which later
+`quarantine` commands rewrite while OpenClaw runs.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -31,11 +33,31 @@ def loadable_units(root: Path) -> Iterator[Path]:
     for skill in skills:
         if not any(other in skill.parents for other in skills):
             yield skill
+    plugins: list[Path] = []
     extensions = root / "state" / "extensions"
     if extensions.is_dir():
-        for plugin in sorted(extensions.iterdir()):
-            if plugin.is_dir() and not any(plugin in s.parents or s == plugin for s in skills):
-                yield plugin
+        plugins.extend(sorted(path for path in extensions.iterdir() if path.is_dir()))
+    projects = root / "state" / "npm" / "projects"
+    if projects.is_dir():
+        for project in sorted(projects.iterdir()):
+            plugins.extend(installed_packages(project))
+    for plugin in plugins:
+        if not any(plugin in s.parents or s == plugin for s in skills):
+            yield plugin
+
+
+def installed_packages(project: Path) -> list[Path]:
+    """The packages an npm project installs directly (its package.json dependencies): the
+    plugin, with its own dependencies inside it or beside it."""
+    try:
+        document = json.loads((project / "package.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    dependencies = document.get("dependencies") if isinstance(document, dict) else None
+    if not isinstance(dependencies, dict):
+        return []
+    found = [project / "node_modules" / name for name in sorted(dependencies)]
+    return [path for path in found if path.is_dir() and ".." not in Path(path.name).parts]
 
 
 def gate_skills(settings: Settings, report: Callable[[str], None]) -> Settings:

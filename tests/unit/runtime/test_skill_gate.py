@@ -85,14 +85,20 @@ def test_static_list_entries_are_kept(settings: Settings, tmp_path: Path) -> Non
 
 
 def test_loadable_units_are_topmost_skills_and_plugins(tmp_path: Path) -> None:
-    """A skill's own subfolders are part of it; installed plugins are units of their own."""
+    """A skill's own subfolders are part of it; plugins (local extensions, and the packages an
+    `openclaw plugins install` project depends on, not their dependencies) are units too."""
     root = tmp_path / "openclaw"
     for path in ("workspace/skills/a", "workspace/skills/a/nested", "state/skills/b"):
         (root / path).mkdir(parents=True)
         (root / path / "SKILL.md").write_text("---\nname: x\n---\n")
     (root / "state" / "extensions" / "plugin-c").mkdir(parents=True)
+    project = root / "state" / "npm" / "projects" / "at-scope-d"
+    (project / "node_modules" / "@scope" / "d").mkdir(parents=True)
+    (project / "node_modules" / "left-pad").mkdir(parents=True)
+    (project / "package.json").write_text('{"dependencies": {"@scope/d": "1.0.0"}}')
     assert list(loadable_units(root)) == [
         root / "state/skills/b",
         root / "workspace/skills/a",
         root / "state/extensions/plugin-c",
+        project / "node_modules/@scope/d",
     ]
