@@ -44,7 +44,7 @@ EXECUTABLE_MAGIC = (
     b"MZ",
 )
 DEPENDENCY_DIRS = frozenset({"node_modules", "vendor", "third_party", "bower_components"})
-CREDENTIAL_RULES = frozenset({"OSS-SCAN-030", "OSS-SCAN-031", "OSS-SCAN-071"})
+CREDENTIAL_RULES = frozenset({"OSS-SCAN-030", "OSS-SCAN-031", "OSS-SCAN-033", "OSS-SCAN-071"})
 SINK_RULES = frozenset({"OSS-SCAN-021", "OSS-SCAN-022", "OSS-SCAN-023"})
 SOURCE_RULES = frozenset({"OSS-SCAN-021", "OSS-SCAN-022"})
 RUN_RULES = frozenset(
