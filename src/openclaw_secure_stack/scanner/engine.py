@@ -43,6 +43,13 @@ EXECUTABLE_MAGIC = (
     b"\xca\xfe\xba\xbe",
     b"MZ",
 )
+ARCHIVE_MAGIC = (
+    b"PK\x03\x04",
+    b"\x1f\x8b",
+    b"7z\xbc\xaf\x27\x1c",
+    b"Rar!\x1a\x07",
+    b"\xfd7zXZ\x00",
+)
 DEPENDENCY_DIRS = frozenset({"node_modules", "vendor", "third_party", "bower_components"})
 CREDENTIAL_RULES = frozenset({"OSS-SCAN-030", "OSS-SCAN-031", "OSS-SCAN-033", "OSS-SCAN-071"})
 SINK_RULES = frozenset({"OSS-SCAN-021", "OSS-SCAN-022", "OSS-SCAN-023"})
@@ -126,6 +133,9 @@ class Scanner:
         ):
             out.add("OSS-SCAN-097", 1, f"compiled executable ({data[:4]!r})")
             return
+        if data.startswith(ARCHIVE_MAGIC):
+            out.add("OSS-SCAN-093", 1, f"archive ({data[:4]!r}): its contents are not scanned")
+            return
         language = language_of(relative, data[:256])
         if language is None:
             return
@@ -156,8 +166,12 @@ class Scanner:
         try:
             info = path.lstat()
             if stat.S_ISLNK(info.st_mode):
-                target = "link:" + str(path.readlink())
-                return Scanned([], [], 0, pins.line(relative, info.st_mode, target))
+                target = str(path.readlink())
+                # A link is not followed, but where it points is read like a command would be.
+                out.check_text("shell", target, 1)
+                return Scanned(
+                    out.findings, [], 0, pins.line(relative, info.st_mode, "link:" + target)
+                )
             if info.st_size > self.limits.max_file_bytes:
                 out.add(
                     "OSS-SCAN-098", 1, f"{info.st_size} bytes, over {self.limits.max_file_bytes}"

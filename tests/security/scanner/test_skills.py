@@ -9,6 +9,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from openclaw_secure_stack import resources
 from openclaw_secure_stack.detect import load_detector
@@ -141,3 +143,30 @@ def test_file_over_the_cap_is_not_a_silent_pass(tmp_path: Path) -> None:
     [report] = _scan(scanner, big)
     assert [f.rule_id for f in report.findings] == ["OSS-SCAN-098"]
     assert report.verdict == "review"
+
+
+def test_link_to_a_credential_store_is_flagged(scanner: Scanner, tmp_path: Path) -> None:
+    """A symlink is not followed, but one pointing at an SSH key is reported."""
+    unit = tmp_path / "skill"
+    shutil.copytree(SKILLS / "benign" / "notes", unit)
+    (unit / "key").symlink_to(Path.home() / ".ssh" / "id_rsa")
+    [report] = _scan(scanner, unit)
+    assert [(f.rule_id, f.file) for f in report.findings] == [("OSS-SCAN-030", "key")]
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    name=st.sampled_from(["a.js", "a.ts", "a.tsx", "a.sh", "a.py", "SKILL.md", "package.json"]),
+    data=st.binary(max_size=2048),
+)
+def test_any_bytes_give_a_report_never_an_exception(
+    scanner: Scanner, tmp_path: Path, name: str, data: bytes
+) -> None:
+    """Arbitrary bytes in any language's file give a report (never an exception)."""
+    path = tmp_path / name
+    path.write_bytes(data)
+    [report] = _scan(scanner, path)
+    assert report.verdict in ("clean", "review", "malicious")
+    assert 0 <= report.score <= 100

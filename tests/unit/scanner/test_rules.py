@@ -36,7 +36,8 @@ def capped(detector: Detector) -> Scanner:
 def _fired(scanner: Scanner, tmp_path: Path, name: str, code: str) -> set[str]:
     path = tmp_path / name
     # Examples of binary files are written byte for byte (code points 0-255).
-    raw = code.encode("latin-1") if name in ("helper", "logo.png") else code.encode()
+    binary = name in ("helper", "logo.png", "helper.bin", "payload.dat")
+    raw = code.encode("latin-1") if binary else code.encode()
     path.write_bytes(raw)
     with discover(path) as units:
         return {finding.rule_id for finding in scanner.scan_unit(units[0]).findings}
