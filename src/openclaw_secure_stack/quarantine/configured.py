@@ -29,7 +29,8 @@ def plugin_list_path(data_dir: Path) -> Path:
 @contextmanager
 def open_quarantine(settings: Settings, scanner: Scanner) -> Iterator[Quarantine]:
     """The stack's quarantine; its audit records go to the stack's audit log (the key comes
-    from AUDIT_KEY or DATA_DIR/secrets, created on first use as `up` does)."""
+    from AUDIT_KEY or DATA_DIR/secrets, created on first use as `up` does). The log is opened
+    on the first change only: `up`'s scan that quarantines nothing does not touch it."""
     credentials = prepare_credentials(settings)
     audit = AuditLog(
         settings.audit_log_path,
@@ -38,7 +39,6 @@ def open_quarantine(settings: Settings, scanner: Scanner) -> Iterator[Quarantine
         anchor_path=settings.audit_anchor_path,
         fsync=settings.audit_fsync,
     )
-    audit.resume("quarantine")
     vault = vault_dir(settings.data_dir)
     store = QuarantineStore(vault / DB_NAME)
     try:
