@@ -189,6 +189,8 @@ class Scanner:
         return Scanned(out.findings, notes, info.st_size, content)
 
     def scan_unit(self, unit: Unit, pool: ScanPool | None = None) -> UnitReport:
+        if unit.refused is not None:
+            return self._refused(unit, unit.refused)
         root = unit.root
         files = pins.unit_files(root)
         base = root if root.is_dir() else root.parent
@@ -231,6 +233,24 @@ class Scanner:
             bytes=sum(result.size for result in results),
             sha256=digest,
             errors=tuple(sorted(errors)),
+        )
+
+    def _refused(self, unit: Unit, reason: str) -> UnitReport:
+        """An archive that could not be unpacked safely: not clean, never skipped."""
+        out = FileFindings(UnitContext(self.book), unit.root.name)
+        out.add("OSS-SCAN-098", 1, f"archive refused: {reason}")
+        trust, verdict = score(out.findings)
+        return UnitReport(
+            unit=unit.root.name,
+            path=unit.label,
+            kind="file",
+            verdict=verdict,
+            score=trust,
+            findings=tuple(out.findings),
+            files=1,
+            bytes=unit.root.stat().st_size,
+            sha256=pins.digest(unit.root),
+            errors=(reason,),
         )
 
     def _combined(self, findings: list[Finding], context: UnitContext) -> list[Finding]:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from openclaw_secure_stack.scanner.archive import ArchiveLimits, is_archive, unpack
+from openclaw_secure_stack.scanner.archive import ArchiveError, ArchiveLimits, is_archive, unpack
 
 SKILL_FILE = "SKILL.md"
 UnitKind = Literal["skill", "package", "file", "directory"]
@@ -26,6 +26,8 @@ class Unit:
     label: str  # what the user named: a path, or an archive's path
     root: Path  # where its files are on disk now (an archive's are in a temporary directory)
     kind: UnitKind
+    # Why an archive in a folder of units was refused (it is reported, the others scanned).
+    refused: str | None = None
 
 
 def _has(directory: Path, name: str) -> bool:
@@ -61,7 +63,8 @@ def is_collection(path: Path) -> bool:
 @contextmanager
 def discover(path: Path, limits: ArchiveLimits | None = None) -> Iterator[list[Unit]]:
     """The units under `path`; archives are unpacked for as long as the context lasts.
-    Raises `InputError` (missing path) and `ArchiveError` (an archive given directly)."""
+    Raises `InputError` (missing path) and `ArchiveError` (an archive given directly); an
+    archive refused inside a folder of units becomes a unit that says why."""
     if not path.exists() and not path.is_symlink():
         raise InputError(f"{path} does not exist")
     with ExitStack() as stack:
@@ -74,8 +77,14 @@ def discover(path: Path, limits: ArchiveLimits | None = None) -> Iterator[list[U
                 return Unit(str(candidate), root, kind_of(root))
             return Unit(str(candidate), candidate, kind_of(candidate))
 
+        def member(candidate: Path) -> Unit:
+            try:
+                return opened(candidate)
+            except ArchiveError as exc:
+                return Unit(str(candidate), candidate, "file", refused=str(exc))
+
         if is_collection(path):
             children = sorted(child for child in path.iterdir() if not child.name.startswith("."))
-            yield [opened(child) for child in children if not child.is_symlink()]
+            yield [member(child) for child in children if not child.is_symlink()]
         else:
             yield [opened(path)]

@@ -170,3 +170,20 @@ def test_any_bytes_give_a_report_never_an_exception(
     [report] = _scan(scanner, path)
     assert report.verdict in ("clean", "review", "malicious")
     assert 0 <= report.score <= 100
+
+
+def test_refused_archive_in_a_folder_is_reported_and_the_rest_scanned(
+    scanner: Scanner, tmp_path: Path
+) -> None:
+    """In a folder of units, an archive that cannot be unpacked safely is a `review` unit
+    saying why; the other units are still scanned."""
+    folder = tmp_path / "skills"
+    shutil.copytree(SKILLS / "benign" / "notes", folder / "notes")
+    with zipfile.ZipFile(folder / "bomb.zip", "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("zeros", b"\0" * (8 << 20))
+    reports = {Path(report.path).name: report for report in _scan(scanner, folder)}
+    assert reports["notes"].verdict == "clean"
+    bomb = reports["bomb.zip"]
+    assert bomb.verdict == "review"
+    assert [f.rule_id for f in bomb.findings] == ["OSS-SCAN-098"]
+    assert "zip bomb" in bomb.findings[0].message
