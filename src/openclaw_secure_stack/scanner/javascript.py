@@ -118,7 +118,7 @@ class _Resolver:
                 else:
                     parts.append(unescape(node_text(child)))
             return "".join(parts)
-        if kind == "binary_expression" and node.child_by_field_name("operator") is not None:
+        if kind == "binary_expression":
             operator = node.child_by_field_name("operator")
             if operator is None or operator.type != "+":
                 return None
