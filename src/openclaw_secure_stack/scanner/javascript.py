@@ -60,7 +60,12 @@ WATCHED = (
     | REMOVERS
     | {"eval", "Function", "binding", "dlopen", "_linkedBinding", "stringify", "entries"}
     | {"keys", "values", "connect", "createConnection", "Socket", "require", "import"}
+    | {"request", "get", "send", "lookup", "resolve", "resolve4", "resolve6", "resolveTxt"}
 )
+# Node's network modules: the host a call names (a string argument, or `host`/`hostname` of an
+# options object) is checked like a URL's host, so `net.connect(4444, '203.0.113.5')` counts.
+NETWORK_MODULES = frozenset({"net", "tls", "dgram", "dns", "http", "https", "http2"})
+HOST_KEYS = frozenset({"host", "hostname"})
 
 
 def _last_name(callee: Node) -> str | None:
@@ -275,6 +280,26 @@ def _first_arg(args: Node) -> Node | None:
     return args.named_children[0] if args.named_children else None
 
 
+def _hosts(args: Node, resolver: _Resolver) -> list[str]:
+    """Host names or addresses a network call is given as constants."""
+    found = []
+    for arg in args.named_children:
+        if arg.type == "object":
+            for pair in arg.named_children:
+                key = pair.child_by_field_name("key")
+                if (
+                    pair.type == "pair"
+                    and key is not None
+                    and node_text(key).strip("'\"") in HOST_KEYS
+                ):
+                    value = resolver.fold(pair.child_by_field_name("value"))
+                    if value:
+                        found.append(value)
+        elif (value := resolver.fold(arg)) and "://" not in value and "/" not in value:
+            found.append(value)
+    return found
+
+
 def _decodes_base64(args: Node) -> bool:
     text = node_text(args)
     return "base64" in text or "atob(" in text
@@ -365,8 +390,10 @@ def analyze(
             target = node_text(first) if first is not None else ""
             if "homedir()" in target or resolver.fold(first) in ("/", "~", "~/"):
                 out.add("OSS-SCAN-032", line(call), f"{name}({target[:60]})")
-        elif name.startswith("net."):
-            sockets = True
+        elif name.split(".")[0] in NETWORK_MODULES:
+            sockets = sockets or name.startswith("net.")
+            for host in _hosts(args, resolver):
+                out.check_url(f"tcp://{host}", line(call))
         elif name in ("JSON.stringify", "Object.entries", "Object.keys", "Object.values"):
             first = _first_arg(args)
             if first is not None and node_text(first) == "process.env":

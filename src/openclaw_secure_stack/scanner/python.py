@@ -101,6 +101,12 @@ def analyze(source: Source, out: FileFindings) -> None:
                 out.add("OSS-SCAN-071", at, f"{name}(os.environ)")
         elif name == "os.environ.copy":
             out.add("OSS-SCAN-071", at, "os.environ.copy()")
+        if name.endswith((".connect", "create_connection")) and first is not None:
+            # socket.connect((host, port)): the host is checked like a URL's.
+            address = first.named_children[0] if first.type == "tuple" else None
+            host = _literal(address) if address is not None else None
+            if host:
+                out.check_url(f"tcp://{host}", at)
         socket_calls = socket_calls or name.endswith("socket.socket") or name.endswith(".connect")
         dup2 = dup2 or name.endswith("dup2")
     if socket_calls and dup2 and shell:
