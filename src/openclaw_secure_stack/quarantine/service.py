@@ -49,7 +49,12 @@ class Quarantine:
         return write_list(self.store, self.static_list, self.plugin_list)
 
     def quarantine(self, report: UnitReport, root: Path, reason: str, user: str | None) -> Entry:
-        """Move the unit at `root` into the vault and put it on the list."""
+        """Move the unit at `root` into the vault and put it on the list. A second unit of a
+        name already in quarantine (another copy, other content) gets its own record,
+        `<name>@<digest prefix>`, so neither is lost."""
+        held = self.store.get(report.unit)
+        if held is not None and held.status == "quarantined":
+            report = replace(report, unit=f"{report.unit}@{report.sha256[:12]}")
         batch = self.vault / datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
         destination = batch / root.name
         self._audit(

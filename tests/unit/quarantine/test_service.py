@@ -164,3 +164,26 @@ def test_list_keeps_the_static_entries(
     root = _skill(tmp_path, "malicious", "evasion-js")
     quarantine.quarantine(_scan(scanner, root), root, "scan", None)
     assert [entry["name"] for entry in _listed(quarantine)] == ["browser", "markdown-pretty"]
+
+
+def test_two_units_of_one_name_keep_two_records(
+    tmp_path: Path, scanner: Scanner, quarantine: Quarantine
+) -> None:
+    """A second quarantined copy of a name does not replace the first one's record: both stay
+    restorable and both are on the plugin's list (by path)."""
+    first = _skill(tmp_path, "malicious", "reverse-shell")
+    quarantine.quarantine(_scan(scanner, first), first, "scan", None)
+    second = tmp_path / "elsewhere" / "reverse-shell"
+    shutil.copytree(SKILLS / "malicious" / "reverse-shell", second)
+    (second / "extra.sh").write_text("echo more\n")
+    report = _scan(scanner, second)
+    entry = quarantine.quarantine(report, second, "scan", None)
+    assert entry.name == f"remote-support@{report.sha256[:12]}"
+    names = sorted(e.name for e in quarantine.store.entries("quarantined"))
+    assert names == ["remote-support", entry.name]
+    assert sorted(e["path"] for e in _listed(quarantine)) == sorted(
+        [str(first.resolve()), str(second.resolve())]
+    )
+    quarantine.override("remote-support", ACK_PHRASE, "fay")
+    quarantine.override(entry.name, ACK_PHRASE, "fay")
+    assert (first / "scripts" / "connect.sh").is_file() and (second / "extra.sh").is_file()
