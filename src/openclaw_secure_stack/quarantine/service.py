@@ -93,6 +93,8 @@ class Quarantine:
         entry = self.store.get(name)
         if entry is None or entry.status != "quarantined" or entry.vault_path is None:
             raise QuarantineError(f"{name} is not quarantined (see `quarantine list`)")
+        if not Path(entry.vault_path).exists():
+            raise QuarantineError(f"{name}'s copy is missing from the vault: {entry.vault_path}")
         return entry
 
     def _restore(self, entry: Entry) -> None:

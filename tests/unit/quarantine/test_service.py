@@ -187,3 +187,15 @@ def test_two_units_of_one_name_keep_two_records(
     quarantine.override("remote-support", ACK_PHRASE, "fay")
     quarantine.override(entry.name, ACK_PHRASE, "fay")
     assert (first / "scripts" / "connect.sh").is_file() and (second / "extra.sh").is_file()
+
+
+def test_a_missing_vault_copy_is_refused_before_auditing(
+    tmp_path: Path, scanner: Scanner, quarantine: Quarantine, audit: CapturingSink
+) -> None:
+    """If the vault copy was deleted, override says so and records nothing."""
+    root = _skill(tmp_path, "malicious", "reverse-shell")
+    entry = quarantine.quarantine(_scan(scanner, root), root, "scan", None)
+    shutil.rmtree(str(entry.vault_path))
+    with pytest.raises(QuarantineError, match="missing from the vault"):
+        quarantine.override("remote-support", ACK_PHRASE, "gus")
+    assert audit.named("quarantine.override") == []
