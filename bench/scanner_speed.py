@@ -154,6 +154,8 @@ def main() -> None:
             folder.mkdir()
             fetch(PACKAGES, folder)
         archives = sorted(folder.glob("*.tgz"))
+        if not archives:
+            parser.error(f"no .tgz files in {folder}")
         gd = guarddog()
         total_bytes, total_files = map(sum, zip(*(size(a) for a in archives), strict=True))
         load_before = os.getloadavg()
