@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
+import re2
+
 from openclaw_secure_stack.detect import Detector
 from openclaw_secure_stack.scanner import (
     declared,
@@ -50,6 +52,9 @@ ARCHIVE_MAGIC = (
     b"Rar!\x1a\x07",
     b"\xfd7zXZ\x00",
 )
+# Trojan Source: bidi embeddings, overrides and isolates.
+BIDI = re2.compile("[\u202a-\u202e\u2066-\u2069]")
+CODE_LANGUAGES = frozenset({"javascript", "typescript", "tsx", "python", "shell"})
 DEPENDENCY_DIRS = frozenset({"node_modules", "vendor", "third_party", "bower_components"})
 CREDENTIAL_RULES = frozenset({"OSS-SCAN-030", "OSS-SCAN-031", "OSS-SCAN-033", "OSS-SCAN-071"})
 SINK_RULES = frozenset({"OSS-SCAN-021", "OSS-SCAN-022", "OSS-SCAN-023"})
@@ -140,6 +145,11 @@ class Scanner:
         if language is None:
             return
         source = Source(data)
+        if language in CODE_LANGUAGES and not source.ascii:
+            bidi = BIDI.search(source.text)
+            if bidi is not None:
+                line = source.text.count("\n", 0, bidi.start()) + 1
+                out.add("OSS-SCAN-082", line, f"U+{ord(bidi.group(0)):04X} in code")
         if language == "package.json":
             package_json.analyze(source, out)
         elif language in javascript.GRAMMARS:
