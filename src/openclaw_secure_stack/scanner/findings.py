@@ -145,15 +145,16 @@ class FileFindings:
                 self.check_url(match.group(0).rstrip(".,;:!?"), at)
         if scope != "prose":
             for match in BASE64_RUN.finditer(text):
-                decoded = decode_base64(match.group(0))
-                if decoded is not None and PAYLOAD.search(decoded):
-                    at = locate(match.start())
-                    if at is not None:
-                        self.add("OSS-SCAN-012", at, f"base64 decodes to {decoded[:120]!r}")
-                        if not self._decoding:
-                            # What the payload does (its host, its pipeline) is reported too.
-                            self._decoding = True
+                at = locate(match.start())
+                decoded = decode_base64(match.group(0)) if at is not None else None
+                if at is not None and decoded is not None and PAYLOAD.search(decoded):
+                    self.add("OSS-SCAN-012", at, f"base64 decodes to {decoded[:120]!r}")
+                    if not self._decoding:
+                        # What the payload does (its host, its pipeline) is reported too.
+                        self._decoding = True
+                        try:
                             self.check_text("shell", decoded, at, _fixed(at))
+                        finally:
                             self._decoding = False
 
     def check_url(self, url: str, line: int) -> None:
