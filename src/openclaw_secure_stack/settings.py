@@ -317,6 +317,10 @@ class Settings(BaseSettings):
         resources.INDIRECT_RULES,
         description="Rules for tool results, fetched content and upstream responses.",
     )
+    scanner_rules_path: Path = Field(
+        resources.SCANNER_RULES,
+        description="Rules of the skill scanner (`scan`), its domain allowlist and host lists.",
+    )
     classifier_model_path: Path = Field(
         resources.CLASSIFIER_MODEL,
         description="Manifest of the direct-injection classifier (its weights sit beside it).",
@@ -644,6 +648,7 @@ class Settings(BaseSettings):
         "classifier_model_path",
         "quarantine_list_path",
         "proxy_routes_path",
+        "scanner_rules_path",
     )
     @classmethod
     def _existing_file(cls, value: Path) -> Path:

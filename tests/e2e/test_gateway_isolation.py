@@ -94,8 +94,9 @@ def test_exec_cannot_read_the_secret_files_by_any_path(stack: StackHandle) -> No
     assert_nothing_leaked(results, stack_secrets(stack))
     for result in results[:7]:
         assert "No such file or directory" in result, result
-    # Only OpenClaw's own directory is there; secrets/, run/ and audit/ are not.
-    assert results[7].split() == [".", "..", "openclaw"]
+    # Only OpenClaw's own directory and the quarantine list's (read-only) are there; secrets/,
+    # run/, audit/ and the vault are not.
+    assert results[7].split() == [".", "..", "guard", "openclaw"]
     assert results[8].strip() == "end"
 
 

@@ -124,6 +124,7 @@ BAD_VALUES: dict[str, tuple[str, str]] = {
     "INTERNAL_API_TOKEN": ("short", "at least 32 characters"),
     "PROMPT_GUARD_DIR": ("{tmp}", "is not an OpenClaw plugin folder"),
     "QUARANTINE_LIST_PATH": ("{tmp}/missing.json", "is not a file (unset it"),
+    "SCANNER_RULES_PATH": ("{tmp}/missing.json", "is not a file (unset it"),
     "PROMPT_RULES_PATH": ("{tmp}/missing.json", "is not a file (unset it"),
     "INDIRECT_RULES_PATH": ("{tmp}", "is not a file (unset it"),
     "CLASSIFIER_MODEL_PATH": ("{tmp}/model.json", "is not a file (unset it"),

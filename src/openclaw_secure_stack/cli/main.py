@@ -15,15 +15,34 @@ from rich.text import Text
 from typer.core import TyperGroup
 
 from openclaw_secure_stack.audit.log import AuditLogError
-from openclaw_secure_stack.cli import audit, detect, model_gateway, serve, token, up
+from openclaw_secure_stack.cli import (
+    audit,
+    detect,
+    model_gateway,
+    quarantine,
+    scan,
+    serve,
+    token,
+    up,
+)
 from openclaw_secure_stack.cli import telegram as telegram_cli  # phone relays (issue 24)
 from openclaw_secure_stack.detect import RulesError
 from openclaw_secure_stack.proxy.routes import RouteTableError
+from openclaw_secure_stack.quarantine import ListError, StoreError
+from openclaw_secure_stack.scanner import ScannerRulesError
 from openclaw_secure_stack.settings import SettingsError
 
 EXIT_CONFIG = 2
 # RulesError covers ClassifierError.
-CONFIG_ERRORS = (SettingsError, RulesError, AuditLogError, RouteTableError)
+CONFIG_ERRORS = (
+    SettingsError,
+    RulesError,
+    AuditLogError,
+    RouteTableError,
+    ScannerRulesError,
+    StoreError,
+    ListError,
+)
 
 
 class Commands(TyperGroup):
@@ -46,7 +65,11 @@ app = typer.Typer(
 )
 app.add_typer(audit.app, name="audit")
 app.add_typer(token.app, name="token")
+app.add_typer(quarantine.app, name="quarantine")
+app.add_typer(quarantine.pins, name="pin")
+app.command("rescan")(quarantine.rescan)
 app.command("detect")(detect.detect)
+app.command("scan")(scan.scan)
 app.command("serve")(serve.serve)
 app.command("model-gateway")(model_gateway.model_gateway)
 app.command("up")(up.up)

@@ -61,6 +61,7 @@ from openclaw_secure_stack.runtime.sandbox import (
     require_hidden,
     system_arguments,
 )
+from openclaw_secure_stack.runtime.skill_gate import gate_skills
 from openclaw_secure_stack.runtime.skill_quarantine import (
     QuarantinedSkill,
     bundled_skill_dirs,
@@ -276,7 +277,8 @@ def sandbox_plan(
             install.root.resolve(),
             plugin.path.resolve(),
             Path(plugin.config["rulesPath"]).resolve(),
-            Path(plugin.config["quarantinePath"]).resolve(),
+            # The directory, not the file: the list is replaced by rename while OpenClaw runs.
+            Path(plugin.config["quarantinePath"]).resolve().parent,
             # OpenClaw applies edits to its config live: `exec` must not drop the plugin or
             # re-enable a quarantined skill by rewriting it.
             paths.config_path.resolve(),
@@ -390,7 +392,9 @@ class Stack:
 
     async def start(self) -> RunState:
         """Bring everything up; on failure, everything started so far is stopped again."""
-        settings = self._settings
+        settings = self._settings = await asyncio.to_thread(
+            gate_skills, self._settings, self._report
+        )
         provider = settings.model_provider_config()
         node, node_version = self._preflight()
         plugin = prompt_guard_plugin(settings)

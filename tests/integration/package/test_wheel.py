@@ -2,7 +2,8 @@
 
 Builds the wheel, installs it into a fresh virtual environment (from the uv cache when it holds
 everything, else from PyPI), and runs the installed `openclaw-secure-stack` in a temporary
-directory: `detect` gives a verdict and writes nothing, `doctor` loads the packaged rules, model,
+directory: `detect` gives a verdict and writes nothing, `scan` reads a skill with the packaged
+scanner rules and grammars, `doctor` loads the packaged rules, model,
 plugin and quarantine list, `serve` answers /health and `audit verify` checks its log.
 """
 
@@ -93,6 +94,18 @@ def test_detect_gives_a_verdict_and_writes_nothing(
     record = json.loads(result.stdout)
     assert (record["id"], record["verdict"]) == (1, verdict)
     assert record["classifier"]["decision"] in {"pass", "flag", "reject"}
+    assert list(workdir.iterdir()) == []
+
+
+def test_scan_uses_the_packaged_rules_and_grammars(installed: Path, workdir: Path) -> None:
+    """`scan` runs from anywhere with the packaged scanner rules and the tree-sitter grammars,
+    and writes nothing."""
+    skill = REPO / "tests" / "security" / "scanner" / "skills" / "malicious" / "evasion-js"
+    result = _run(installed, "scan", skill, "-f", "json", cwd=workdir, env=_clean_environment())
+    assert result.returncode == 1, result.stderr
+    report = json.loads(result.stdout)
+    assert report["verdict"] == "malicious"
+    assert "OSS-SCAN-010" in {finding["rule"] for finding in report["findings"]}
     assert list(workdir.iterdir()) == []
 
 

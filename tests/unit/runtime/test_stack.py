@@ -195,15 +195,17 @@ def test_a_wildcard_bind_is_probed_on_loopback() -> None:
 
 
 def plugin_files(tmp_path: Path) -> dict[str, Path]:
-    """A plugin folder, rules and quarantine list where settings accept them."""
+    """A plugin folder, rules and quarantine list (in a folder of its own, as `up` writes it)
+    where settings accept them."""
     (tmp_path / "pg").mkdir(exist_ok=True)
     (tmp_path / "pg" / "openclaw.plugin.json").write_text("{}")
-    for name in ("rules.json", "q.json"):
+    (tmp_path / "guard").mkdir(exist_ok=True)
+    for name in ("rules.json", "guard/q.json"):
         (tmp_path / name).write_text("{}")
     return {
         "prompt_guard_dir": tmp_path / "pg",
         "indirect_rules_path": tmp_path / "rules.json",
-        "quarantine_list_path": tmp_path / "q.json",
+        "quarantine_list_path": tmp_path / "guard" / "q.json",
     }
 
 
@@ -233,7 +235,8 @@ def default_plan(tmp_path: Path, settings: Settings) -> SandboxPlan:
 
 
 def test_the_sandbox_mounts_only_what_openclaw_needs(tmp_path: Path) -> None:
-    """Node, the install, the plugin, its rules and quarantine list read-only; its dir writable."""
+    """Node, the install, the plugin, its rules and the quarantine list's folder (the list is
+    replaced by rename while OpenClaw runs) read-only; its dir writable."""
     settings = settings_for(tmp_path, **plugin_files(tmp_path))
     plan = default_plan(tmp_path, settings)
     root = tmp_path.resolve()
@@ -242,7 +245,7 @@ def test_the_sandbox_mounts_only_what_openclaw_needs(tmp_path: Path) -> None:
         root / "runtime" / "openclaw-1",
         root / "pg",
         root / "rules.json",
-        root / "q.json",
+        root / "guard",
         root / "data" / "openclaw" / "openclaw.json",
     )
     assert plan.writable == (root / "data" / "openclaw",)

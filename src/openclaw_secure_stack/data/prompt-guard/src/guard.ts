@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 import { isAbsolute } from "node:path";
 
 import { GuardConfigError, describeError } from "./errors.ts";
-import { Quarantine } from "./quarantine.ts";
+import { Quarantine, QuarantineFile } from "./quarantine.ts";
 import { loadRe2 } from "./re2.ts";
 import { parseRules, type Rule } from "./rules.ts";
 import { Scanner } from "./scan.ts";
@@ -94,7 +94,7 @@ interface Loaded {
   readonly config: GuardConfig;
   readonly rules: readonly Rule[];
   readonly toolResults: Scanner;
-  readonly quarantine: Quarantine;
+  readonly quarantine: QuarantineFile;
 }
 
 export class Guard {
@@ -113,7 +113,9 @@ export class Guard {
       const config = parseConfig(rawConfig);
       const re2 = loadRe2();
       const rules = inFile(config.rulesPath, "rules file", (document) => parseRules(document, re2));
-      const quarantine = inFile(config.quarantinePath, "quarantine list", Quarantine.parse);
+      const quarantine = new QuarantineFile(config.quarantinePath, (path) =>
+        inFile(path, "quarantine list", Quarantine.parse),
+      );
       const toolResults = new Scanner(rules, "tool_result", re2);
       return new Guard({ config, rules, toolResults, quarantine }, undefined);
     } catch (error) {
@@ -127,7 +129,7 @@ export class Guard {
       plugin: "prompt-guard",
       guarding: this.loaded !== undefined,
       rules: this.loaded?.rules.map((rule) => rule.id) ?? [],
-      quarantineEntries: this.loaded?.quarantine.entries.length ?? 0,
+      quarantineEntries: this.loaded?.quarantine.last().entries.length ?? 0,
       ...(this.failure === undefined ? {} : { failure: this.failure }),
     };
   }
@@ -138,7 +140,7 @@ export class Guard {
       return { block: true, blockReason: this.failure ?? "prompt-guard: not loaded" };
     }
     try {
-      const hit = this.loaded.quarantine.find(call.toolName, call.params);
+      const hit = this.loaded.quarantine.current().find(call.toolName, call.params);
       if (hit === undefined) {
         return undefined;
       }

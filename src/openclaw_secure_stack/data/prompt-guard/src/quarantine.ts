@@ -1,6 +1,8 @@
 // The quarantine list (schema 1, written by the skill scanner) and the decision whether a tool
 // call belongs to a quarantined tool, plugin or skill. The README documents the format.
 
+import { statSync } from "node:fs";
+
 import { GuardConfigError, isObject } from "./errors.ts";
 
 export const QUARANTINE_KINDS = ["tool", "plugin", "skill"] as const;
@@ -175,5 +177,50 @@ export class Quarantine {
       }
     }
     return undefined;
+  }
+}
+
+/**
+ * The quarantine list on disk, re-read whenever the file changes: the stack's `quarantine`, `pin`
+ * and `scan --quarantine` commands rewrite it (atomically, by rename) while OpenClaw runs, so a
+ * quarantine takes effect on the next tool call without a restart. One `stat` per call; a list
+ * that has become unreadable or invalid throws, and the guard blocks the call with the reason.
+ */
+export class QuarantineFile {
+  readonly path: string;
+  private readonly load: (path: string) => Quarantine;
+  private signature: string;
+  private parsed: Quarantine;
+
+  constructor(path: string, load: (path: string) => Quarantine) {
+    this.path = path;
+    this.load = load;
+    this.signature = QuarantineFile.signatureOf(path);
+    this.parsed = load(path);
+  }
+
+  private static signatureOf(path: string): string {
+    try {
+      const stat = statSync(path, { bigint: true });
+      return `${stat.dev}:${stat.ino}:${stat.size}:${stat.mtimeNs}:${stat.ctimeNs}`;
+    } catch (error) {
+      throw new GuardConfigError(`quarantine list unreadable: ${path}: ${(error as Error).message}`);
+    }
+  }
+
+  /** The current list: the last one parsed, or the file again if it changed since. */
+  current(): Quarantine {
+    const signature = QuarantineFile.signatureOf(this.path);
+    if (signature !== this.signature) {
+      // Parse first: a list that fails to parse is not remembered, so every call retries it.
+      this.parsed = this.load(this.path);
+      this.signature = signature;
+    }
+    return this.parsed;
+  }
+
+  /** The last list parsed, without looking at the file (for status reports). */
+  last(): Quarantine {
+    return this.parsed;
   }
 }

@@ -72,3 +72,32 @@ for (const [name, document, message] of defects) {
     });
   });
 }
+
+// The stack rewrites the list by rename while OpenClaw runs: the guard sees each new version.
+test("a list rewritten while running is used from the next tool call on", async () => {
+  const { mkdtempSync, renameSync, writeFileSync } = await import("node:fs");
+  const { tmpdir } = await import("node:os");
+  const { join } = await import("node:path");
+  const { Guard } = await import("../src/guard.ts");
+  const { SHIPPED_RULES } = await import("./support.ts");
+  const dir = mkdtempSync(join(tmpdir(), "prompt-guard-reload-"));
+  const list = join(dir, "quarantine.json");
+  const publish = (content: string): void => {
+    writeFileSync(join(dir, ".next"), content);
+    renameSync(join(dir, ".next"), list);
+  };
+  publish(JSON.stringify({ schema: 1, entries: [] }));
+  const guard = Guard.load({ rulesPath: SHIPPED_RULES, quarantinePath: list });
+  const call = { toolName: "exec", params: { command: "sh skills/weather/run.sh" } };
+  assert.equal(guard.beforeToolCall(call), undefined);
+
+  publish(JSON.stringify({ schema: 1, entries: [{ kind: "skill", name: "weather", reason: "scan: malicious" }] }));
+  assert.match(guard.beforeToolCall(call)?.blockReason ?? "", /skill "weather" is quarantined \(scan: malicious\)/);
+
+  // A list that no longer parses blocks every call (fail closed) until a good one is back.
+  publish("{ not json");
+  assert.match(guard.beforeToolCall({ toolName: "read", params: {} })?.blockReason ?? "", /quarantine list is not valid JSON/);
+  publish(JSON.stringify({ schema: 1, entries: [] }));
+  assert.equal(guard.beforeToolCall(call), undefined);
+  assert.equal(guard.status().quarantineEntries, 0);
+});
