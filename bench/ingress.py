@@ -619,23 +619,14 @@ def compare(http: dict[str, dict[str, dict[str, float]]]) -> dict[str, dict[str,
     return comparisons
 
 
-def print_report(console: Console, report: dict[str, Any]) -> None:
+def print_http_tables(console: Console, report: dict[str, Any], paced_title: str) -> None:
+    """The saturated and paced wrk results of every target, as two tables."""
     plan = report["plan"]
-    tools, machine = report["tools"], report["machine"]
-    console.print(
-        f"proxy source {report['proxy_source']}; {machine['cpus']} CPUs, load average "
-        f"{machine['load_before']:.1f} before and {machine['load_after']:.1f} after the run; "
-        f"{tools['wrk']}; {tools['nginx']}; caddy {tools['caddy']}; python {tools['python']}",
-        markup=False,
-    )
     saturated = Table(
         title=f"Saturated: wrk -t1 -c{plan['saturated_conns']}, "
         f"median of {plan['reps']} x {plan['saturated_s']} s"
     )
-    paced = Table(
-        title=f"Fixed rate: {plan['rate']} req/s Poisson, wrk -c{plan['rate_conns']}, "
-        f"median of {plan['reps']} x {plan['rate_s']} s"
-    )
+    paced = Table(title=paced_title)
     for table, first in ((saturated, "req/s"), (paced, "achieved req/s")):
         table.add_column("target")
         for column in (first, "p50 ms", "p99 ms", "max ms", "CPU us/req"):
@@ -652,6 +643,22 @@ def print_report(console: Console, report: dict[str, Any]) -> None:
                 f"{row['cpu_us_per_request']:.0f}",
             )
     console.print(saturated, paced)
+
+
+def print_report(console: Console, report: dict[str, Any]) -> None:
+    plan = report["plan"]
+    tools, machine = report["tools"], report["machine"]
+    console.print(
+        f"proxy source {report['proxy_source']}; {machine['cpus']} CPUs, load average "
+        f"{machine['load_before']:.1f} before and {machine['load_after']:.1f} after the run; "
+        f"{tools['wrk']}; {tools['nginx']}; caddy {tools['caddy']}; python {tools['python']}",
+        markup=False,
+    )
+    paced = (
+        f"Fixed rate: {plan['rate']} req/s Poisson, wrk -c{plan['rate_conns']}, "
+        f"median of {plan['reps']} x {plan['rate_s']} s"
+    )
+    print_http_tables(console, report, paced)
 
     ratios = Table(
         title=f"Proxy vs references (goal: >= 0.33x direct; "

@@ -52,6 +52,7 @@ from bench.ingress import (
     free_port,
     log,
     measure_http,
+    print_http_tables,
     source_revision,
     start_floor,
     summarize,
@@ -338,31 +339,12 @@ def print_report(console: Console, report: dict[str, Any]) -> None:
         f"reply {report['reply_bytes']:,} bytes",
         markup=False,
     )
-    saturated = Table(
-        title=f"Saturated: wrk -t1 -c{plan['saturated_conns']}, "
-        f"median of {plan['reps']} x {plan['saturated_s']} s"
-    )
-    paced = Table(
-        title=f"One call at a time: wrk -c{plan['rate_conns']}, Poisson gaps of mean "
+    paced = (
+        f"One call at a time: wrk -c{plan['rate_conns']}, Poisson gaps of mean "
         f"{1000 * plan['rate_conns'] / plan['rate']:g} ms, median of {plan['reps']} x "
         f"{plan['rate_s']} s"
     )
-    for table, first in ((saturated, "req/s"), (paced, "achieved req/s")):
-        table.add_column("target")
-        for column in (first, "p50 ms", "p99 ms", "max ms", "CPU us/req"):
-            table.add_column(column, justify="right")
-    for name, result in report["http"].items():
-        for table, key in ((saturated, "saturated"), (paced, "paced")):
-            row = result[key]
-            table.add_row(
-                name,
-                f"{row['rps']:,.0f}",
-                f"{row['p50_ms']:.3f}",
-                f"{row['p99_ms']:.3f}",
-                f"{row['max_ms']:.1f}",
-                f"{row['cpu_us_per_request']:.0f}",
-            )
-    console.print(saturated, paced)
+    print_http_tables(console, report, paced)
     ratios = Table(
         title=f"Against direct and LiteLLM (goal for the gateway: added p50 <= "
         f"{GOAL_ADDED_P50_MS:g} ms, >= {GOAL_X_LITELLM:g}x LiteLLM's req/s)"

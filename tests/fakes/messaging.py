@@ -11,7 +11,6 @@ an `error` object, with a `Retry-After` header when given).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import hmac
 import itertools
@@ -23,7 +22,7 @@ from typing import Any
 
 from aiohttp import web
 
-from openclaw_secure_stack.proxy.testing import serve_in_thread
+from openclaw_secure_stack.proxy.testing import serve_in_thread, stop_in_thread
 
 TELEGRAM_TOKEN = "123456:fake-bot-token-for-tests"
 TELEGRAM_SECRET = "fake-webhook-secret_0123"
@@ -78,12 +77,8 @@ class FakeApi:
         return self
 
     def stop(self) -> None:
-        if self._loop is None or self._runner is None:
-            return
-        future = asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop)
-        with contextlib.suppress(Exception):
-            future.result(5)
-        self._loop.call_soon_threadsafe(self._loop.stop)
+        if self._loop is not None and self._runner is not None:
+            stop_in_thread(self._loop, self._runner)
 
     async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
         raw = await request.read()

@@ -200,12 +200,8 @@ class RecordingUpstream:
         )
 
     def stop(self) -> None:
-        if self._loop is None or self._runner is None:
-            return
-        future = asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop)
-        with contextlib.suppress(Exception):
-            future.result(5)
-        self._loop.call_soon_threadsafe(self._loop.stop)
+        if self._loop is not None and self._runner is not None:
+            stop_in_thread(self._loop, self._runner)
 
 
 def chat_completion(text: str) -> dict[str, Any]:
@@ -251,6 +247,14 @@ def serve_in_thread(
         raise RuntimeError(f"{name} did not start")
     [runner] = runners
     return loop, runner, runner.addresses[0][1]
+
+
+def stop_in_thread(loop: asyncio.AbstractEventLoop, runner: web.BaseRunner) -> None:
+    """Undo `serve_in_thread`: clean the runner up (5 s at most), then stop its loop."""
+    future = asyncio.run_coroutine_threadsafe(runner.cleanup(), loop)
+    with contextlib.suppress(Exception):
+        future.result(5)
+    loop.call_soon_threadsafe(loop.stop)
 
 
 def scripted_reply(
