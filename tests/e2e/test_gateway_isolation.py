@@ -106,7 +106,9 @@ def test_the_provider_key_is_not_in_openclaws_reach(stack: StackHandle) -> None:
     config, state = exec_results(
         stack,
         'cat "$OPENCLAW_CONFIG_PATH"',
-        f'grep -rl "fake-""provider-key" {stack.openclaw_root}; echo searched',
+        # A bracket expression, so the key is in no command OpenClaw records: it logs a tool's
+        # command with the shell's quotes joined ("fake-""provider-key" becomes the key).
+        f'grep -rl "fake-provider-ke[y]" {stack.openclaw_root}; echo searched',
     )
     assert '"apiKey": "' in config  # the file was read
     assert PROVIDER_KEY not in config
