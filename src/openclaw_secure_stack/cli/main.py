@@ -15,13 +15,14 @@ from rich.text import Text
 from typer.core import TyperGroup
 
 from openclaw_secure_stack.audit.log import AuditLogError
-from openclaw_secure_stack.cli import audit, detect, model_gateway, serve, token, up
+from openclaw_secure_stack.cli import audit, detect, model_gateway, policy, serve, token, up
 from openclaw_secure_stack.detect import RulesError
+from openclaw_secure_stack.governance import PolicyError, ToolTableError
 from openclaw_secure_stack.settings import SettingsError
 
 EXIT_CONFIG = 2
 # RulesError covers ClassifierError.
-CONFIG_ERRORS = (SettingsError, RulesError, AuditLogError)
+CONFIG_ERRORS = (SettingsError, RulesError, AuditLogError, PolicyError, ToolTableError)
 
 
 class Commands(TyperGroup):
@@ -44,6 +45,7 @@ app = typer.Typer(
 )
 app.add_typer(audit.app, name="audit")
 app.add_typer(token.app, name="token")
+app.add_typer(policy.app, name="policy")
 app.command("detect")(detect.detect)
 app.command("serve")(serve.serve)
 app.command("model-gateway")(model_gateway.model_gateway)
