@@ -111,6 +111,14 @@ class _Found:
     hosts: list[str] = field(default_factory=list)
     commands: list[Command] = field(default_factory=list)
     opaque: list[str] = field(default_factory=list)
+    # A long shell line names the same file many times: resolve each (word, cwd) once.
+    resolved: dict[tuple[str, Path], Path] = field(default_factory=dict)
+
+    def resolve(self, raw: str, cwd: Path, context: Context) -> Path:
+        key = (raw, cwd)
+        if key not in self.resolved:
+            self.resolved[key] = resolve_path(raw, cwd, context.home)
+        return self.resolved[key]
 
 
 def classify(call: ToolCall, context: Context, table: ToolTable) -> Classification:
@@ -179,7 +187,7 @@ def _add_path(raw: str, cwd: Path, context: Context, table: ToolTable, found: _F
     if "\x00" in raw:
         found.opaque.append("a path contains a NUL byte")
         return
-    found.paths.append(resolve_path(raw, cwd, context.home))
+    found.paths.append(found.resolve(raw, cwd, context))
 
 
 def _read_paths(
@@ -294,7 +302,7 @@ def _read_shell(
             if target == DYNAMIC:
                 found.opaque.append("changes to a directory computed at run time")
             else:
-                cwd = resolve_path(target, cwd, context.home)
+                cwd = found.resolve(target, cwd, context)
                 found.paths.append(cwd)
             continue
         if "/" in command.argv[0] and command.argv[0] != DYNAMIC:

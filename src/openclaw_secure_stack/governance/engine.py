@@ -37,7 +37,6 @@ from openclaw_secure_stack.governance.resources import (
     file_names,
     glob_to_re2,
     host_matches,
-    is_under,
     resolve_path,
 )
 from openclaw_secure_stack.governance.shell import Command
@@ -115,20 +114,23 @@ def applies(policy: Policy, call: Classification, context: Context) -> bool:
         checks.append(lambda: policy.tools.search(call.tool) is not None)
     if policy.intents is not None:
         intents = policy.intents
-        checks.append(lambda: _holds(intents, call.intents, _equal, permissive))
+        checks.append(lambda: _holds(intents, call.intents, _in(intents.patterns), permissive))
     if policy.paths is not None:
         paths = policy.paths
-        checks.append(lambda: _holds(paths, call.paths, _path_matcher(context), permissive))
+        checks.append(
+            lambda: _holds(paths, call.paths, _path_in(paths.patterns, context), permissive)
+        )
     if policy.hosts is not None:
         hosts = policy.hosts
-        checks.append(lambda: _holds(hosts, call.hosts, _host, permissive))
+        checks.append(lambda: _holds(hosts, call.hosts, _host_in(hosts.patterns), permissive))
     if policy.commands is not None:
         commands = policy.commands
         # `./ls` is the agent's own program, not `ls`: a name is read leniently (base name or
         # as written) where that makes the policy stricter, and only as written where it
         # would let the call through.
         match = _command_loosely if permissive == commands.negate else _command_exactly
-        checks.append(lambda: _holds(commands, call.commands, match, permissive))
+        hit = match(commands.patterns)
+        checks.append(lambda: _holds(commands, call.commands, hit, permissive))
     if policy.invocations:
         checks.append(
             lambda: any(_invokes(p, c) for p in policy.invocations for c in call.commands)
@@ -168,58 +170,68 @@ def _covered(policy: Policy, call: Classification) -> bool:
 
 
 def _holds(
-    condition: SetCondition, items: Iterable[T], match: Callable[[T, str], bool], every: bool
+    condition: SetCondition, items: Iterable[T], hit: Callable[[T], bool], every: bool
 ) -> bool:
+    """`hit(item)`: the item matches one of the condition's patterns."""
+
     def ok(item: T) -> bool:
-        hit = any(match(item, pattern) for pattern in condition.patterns)
-        return not hit if condition.negate else hit
+        return hit(item) is not condition.negate
 
     return all(ok(item) for item in items) if every else any(ok(item) for item in items)
 
 
-def _equal(item: str, pattern: str) -> bool:
-    return item == pattern
+def _in(patterns: tuple[str, ...]) -> Callable[[str], bool]:
+    return frozenset(patterns).__contains__
 
 
-def _command_exactly(command: Command, pattern: str) -> bool:
-    return command.argv[0] == pattern
+def _command_exactly(patterns: tuple[str, ...]) -> Callable[[Command], bool]:
+    names = frozenset(patterns)
+    return lambda command: command.argv[0] in names
 
 
-def _command_loosely(command: Command, pattern: str) -> bool:
-    return pattern in (command.name, command.argv[0])
+def _command_loosely(patterns: tuple[str, ...]) -> Callable[[Command], bool]:
+    names = frozenset(patterns)
+    return lambda command: command.name in names or command.argv[0] in names
 
 
-def _host(host: str, pattern: str) -> bool:
-    return pattern == "*" or host_matches(host, pattern)
+def _host_in(patterns: tuple[str, ...]) -> Callable[[str], bool]:
+    return lambda host: any(pattern == "*" or host_matches(host, pattern) for pattern in patterns)
 
 
-def _path_matcher(context: Context) -> Callable[[Path, str], bool]:
+def _path_in(patterns: tuple[str, ...], context: Context) -> Callable[[Path], bool]:
     places = tuple(sorted((name, str(path)) for name, path in context.places.items()))
+    directories, names = _compiled_paths(patterns, places)
 
-    def match(path: Path, pattern: str) -> bool:
-        if pattern.startswith(("/", "~", "$")):
-            directory = _directory(pattern, places)
-            return directory is not None and is_under(path, directory)
-        return any(_glob(pattern).search(name) for name in file_names(path))
+    def hit(path: Path) -> bool:
+        text = str(path)
+        if any(text == d or text.startswith(d if d == "/" else d + "/") for d in directories):
+            return True
+        return names is not None and any(names.search(part) for part in file_names(path))
 
-    return match
+    return hit
 
 
-@functools.lru_cache(maxsize=4096)
-def _directory(pattern: str, places: tuple[tuple[str, str], ...]) -> Path | None:
-    """A policy's directory pattern resolved as the OS would (None for an unknown $place)."""
+@functools.lru_cache(maxsize=256)
+def _compiled_paths(
+    patterns: tuple[str, ...], places: tuple[tuple[str, str], ...]
+) -> tuple[tuple[str, ...], Any]:
+    """A path condition's directories resolved as the OS would (an unknown $place is left
+    out) and its name globs as one RE2 alternation."""
     named = dict(places)
-    if pattern.startswith("$"):
-        place, _, rest = pattern[1:].partition("/")
-        if place not in named:
-            return None
-        return resolve_path(rest or ".", Path(named[place]), Path(named["home"]))
-    return resolve_path(pattern, Path("/"), Path(named["home"]))
-
-
-@functools.lru_cache(maxsize=4096)
-def _glob(pattern: str) -> Any:
-    return re2.compile(glob_to_re2(pattern))
+    directories: list[str] = []
+    globs: list[str] = []
+    for pattern in patterns:
+        if not pattern.startswith(("/", "~", "$")):
+            globs.append(f"(?:{glob_to_re2(pattern)})")
+            continue
+        if pattern.startswith("$"):
+            place, _, rest = pattern[1:].partition("/")
+            if place in named:
+                home = Path(named["home"])
+                directories.append(str(resolve_path(rest or ".", Path(named[place]), home)))
+        else:
+            directories.append(str(resolve_path(pattern, Path("/"), Path(named["home"]))))
+    return tuple(directories), re2.compile("|".join(globs)) if globs else None
 
 
 def _flags(args: Sequence[str]) -> set[str]:

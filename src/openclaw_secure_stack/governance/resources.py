@@ -25,10 +25,6 @@ def resolve_path(raw: str, cwd: Path, home: Path) -> Path:
     return path.resolve(strict=False)
 
 
-def is_under(path: Path, directory: Path) -> bool:
-    return path == directory or directory in path.parents
-
-
 def glob_to_re2(glob: str) -> str:
     """An anchored RE2 pattern for a file-name glob: `*` and `?` never cross a `/`."""
     out = ["^"]
