@@ -12,8 +12,8 @@ proxy ask. In order:
 4. the decision is audited (with OpenClaw's runId, sessionKey and toolCallId) and counted for
    rate policies *before* it is returned, so an allowed call is always on record.
 
-Deciding an approval (`approve`, `deny`) needs a named identity on the approver list that is
-not the requester; the store enforces single use, expiry and the requester rule atomically.
+Approvals are decided at the `desk`; the store enforces single use, expiry and the requester
+rule atomically.
 """
 
 from __future__ import annotations
@@ -38,12 +38,7 @@ from openclaw_secure_stack.governance.model import (
     Verdict,
     call_hash,
 )
-from openclaw_secure_stack.governance.store import (
-    Approval,
-    ApprovalError,
-    ApprovalStore,
-    NewApproval,
-)
+from openclaw_secure_stack.governance.store import Approval, ApprovalStore, NewApproval
 
 DEFAULT_APPROVAL_TTL = 600.0
 
@@ -93,12 +88,11 @@ class Governance:
         places: Mapping[str, Path],
         audit: AuditSink,
         *,
-        approvers: frozenset[str] = frozenset(),
         approval_ttl: float = DEFAULT_APPROVAL_TTL,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.engine, self.store, self.places, self.audit = engine, store, places, audit
-        self.approvers, self.approval_ttl, self.clock = approvers, approval_ttl, clock
+        self.approval_ttl, self.clock = approval_ttl, clock
         self._windows = tuple(
             {(p.rate.scope, p.rate.window_seconds) for p in engine.policies.policies if p.rate}
         )
@@ -142,24 +136,6 @@ class Governance:
             now,
         )
         return Outcome(decision, approval)
-
-    async def decide_approval(self, approval_id: str, approver: str, approve: bool) -> Approval:
-        """Approve or deny as `approver`, who must be on the approver list."""
-        if approver not in self.approvers:
-            raise ApprovalError("not_an_approver", f"{approver!r} is not on the approver list")
-        approval = await self.store.decide(approval_id, approver, approve, self.clock())
-        await asyncio.to_thread(
-            self.audit.write,
-            AuditEvent(
-                "governance.approval",
-                approval.state.value,
-                approver,
-                approval.run_id,
-                {"approval": approval.id, "tool": approval.tool, "call_hash": approval.call_hash,
-                 "requester": approval.requester, "session": approval.session},
-            ),
-        )  # fmt: skip
-        return approval
 
     async def _counts(self, context: Context) -> _Counts:
         counts: dict[tuple[RateScope, str, float], int] = {}

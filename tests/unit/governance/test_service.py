@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from openclaw_secure_stack.governance import (
     Verdict,
     load_policies,
 )
+from openclaw_secure_stack.governance.desk import ApprovalDesk, approval_record
 from openclaw_secure_stack.governance.service import CallRequest, Governance
 from openclaw_secure_stack.governance.store import ApprovalError, SqliteStore, State
 
@@ -32,21 +34,22 @@ class Clock:
         return self.now
 
 
+@dataclass
+class Service:
+    governance: Governance
+    desk: ApprovalDesk
+    sink: CapturingSink
+    clock: Clock
+
+
 @pytest.fixture
-async def service(
-    tmp_path: Path, table: ToolTable, context: Context
-) -> AsyncIterator[tuple[Governance, CapturingSink, Clock]]:
+async def service(tmp_path: Path, table: ToolTable, context: Context) -> AsyncIterator[Service]:
     store = SqliteStore(tmp_path / "gov.sqlite")
     sink, clock = CapturingSink(), Clock()
-    governance = Governance(
-        Engine(load_policies(resources.DEFAULT_POLICY), table),
-        store,
-        context.places,
-        sink,
-        approvers=frozenset({"bob", "alice"}),
-        clock=clock,
-    )
-    yield governance, sink, clock
+    engine = Engine(load_policies(resources.DEFAULT_POLICY), table)
+    governance = Governance(engine, store, context.places, sink, clock=clock)
+    desk = ApprovalDesk(store, sink, frozenset({"bob", "alice"}), clock=clock)
+    yield Service(governance, desk, sink, clock)
     await store.close()
 
 
@@ -55,14 +58,14 @@ def ask(call: ToolCall = MAKE, session: str = "agent:main:s1") -> CallRequest:
 
 
 async def test_approved_once_then_a_new_approval(
-    service: tuple[Governance, CapturingSink, Clock],
+    service: Service,
 ) -> None:
     """A call needing approval waits; once approved it runs once; the same call again waits."""
-    governance, _, _ = service
+    governance, desk = service.governance, service.desk
     first = await governance.decide(ask())
     assert first.decision.verdict is Verdict.REQUIRE_APPROVAL and first.approval is not None
     assert first.approval.id in first.decision.reason
-    await governance.decide_approval(first.approval.id, "bob", approve=True)
+    await desk.decide(first.approval.id, "bob", approve=True)
     allowed = await governance.decide(ask())
     assert allowed.decision.verdict is Verdict.ALLOW
     assert "approved by bob" in allowed.decision.reason
@@ -72,13 +75,13 @@ async def test_approved_once_then_a_new_approval(
 
 
 async def test_a_changed_parameter_or_session_is_not_covered(
-    service: tuple[Governance, CapturingSink, Clock],
+    service: Service,
 ) -> None:
     """The approval is for the exact tool, parameters and session."""
-    governance, _, _ = service
+    governance, desk = service.governance, service.desk
     first = await governance.decide(ask())
     assert first.approval is not None
-    await governance.decide_approval(first.approval.id, "bob", approve=True)
+    await desk.decide(first.approval.id, "bob", approve=True)
     changed = await governance.decide(ask(ToolCall("exec", {"command": "make test; id"})))
     assert changed.decision.verdict is Verdict.REQUIRE_APPROVAL
     other_session = await governance.decide(ask(session="agent:main:s2"))
@@ -87,48 +90,48 @@ async def test_a_changed_parameter_or_session_is_not_covered(
 
 
 async def test_only_named_approvers_other_than_the_requester(
-    service: tuple[Governance, CapturingSink, Clock],
+    service: Service,
 ) -> None:
     """A name off the approver list and the requester are both refused."""
-    governance, _, _ = service
+    governance, desk = service.governance, service.desk
     pending = (await governance.decide(ask())).approval
     assert pending is not None
     with pytest.raises(ApprovalError) as error:
-        await governance.decide_approval(pending.id, "mallory", approve=True)
+        await desk.decide(pending.id, "mallory", approve=True)
     assert error.value.code == "not_an_approver"
     with pytest.raises(ApprovalError) as error:
-        await governance.decide_approval(pending.id, "alice", approve=True)
+        await desk.decide(pending.id, "alice", approve=True)
     assert error.value.code == "self_approval"
     assert (await governance.decide(ask())).decision.verdict is Verdict.REQUIRE_APPROVAL
 
 
-async def test_a_denied_call_never_runs(service: tuple[Governance, CapturingSink, Clock]) -> None:
+async def test_a_denied_call_never_runs(service: Service) -> None:
     """After a deny, the call asks again (a new approval), it is never allowed by the old one."""
-    governance, _, _ = service
+    governance, desk = service.governance, service.desk
     pending = (await governance.decide(ask())).approval
     assert pending is not None
-    denied = await governance.decide_approval(pending.id, "bob", approve=False)
+    denied = await desk.decide(pending.id, "bob", approve=False)
     assert denied.state is State.DENIED
     after = await governance.decide(ask())
     assert after.decision.verdict is Verdict.REQUIRE_APPROVAL
     assert after.approval is not None and after.approval.id != pending.id
 
 
-async def test_an_approval_expires(service: tuple[Governance, CapturingSink, Clock]) -> None:
+async def test_an_approval_expires(service: Service) -> None:
     """Approved but not used within ten minutes: the call needs a new approval."""
-    governance, _, clock = service
+    governance, desk, clock = service.governance, service.desk, service.clock
     pending = (await governance.decide(ask())).approval
     assert pending is not None
-    await governance.decide_approval(pending.id, "bob", approve=True)
+    await desk.decide(pending.id, "bob", approve=True)
     clock.now += 601
     assert (await governance.decide(ask())).decision.verdict is Verdict.REQUIRE_APPROVAL
 
 
 async def test_decisions_and_approvals_are_audited(
-    service: tuple[Governance, CapturingSink, Clock],
+    service: Service,
 ) -> None:
     """Each decision is recorded with runId, session and toolCallId; each approval with who."""
-    governance, sink, _ = service
+    governance, desk, sink = service.governance, service.desk, service.sink
     blocked = await governance.decide(ask(ToolCall("exec", {"command": "rm -rf /"})))
     assert blocked.decision.verdict is Verdict.BLOCK
     (record,) = sink.named("governance.decision")
@@ -138,16 +141,16 @@ async def test_decisions_and_approvals_are_audited(
     assert record.details["policies"] == ["OSS-GOV-002"]
     pending = (await governance.decide(ask())).approval
     assert pending is not None
-    await governance.decide_approval(pending.id, "bob", approve=True)
+    await desk.decide(pending.id, "bob", approve=True)
     (approval,) = sink.named("governance.approval")
     assert approval.actor == "bob" and approval.outcome == "approved"
 
 
 async def test_rate_policies_see_the_history(
-    service: tuple[Governance, CapturingSink, Clock],
+    service: Service,
 ) -> None:
     """The 121st call in a minute in one session is blocked by the rate policy."""
-    governance, _, clock = service
+    governance, clock = service.governance, service.clock
     read = ToolCall("read", {"path": "a.txt"})
     for _ in range(120):
         assert (await governance.decide(ask(read))).decision.verdict is Verdict.ALLOW
@@ -155,3 +158,18 @@ async def test_rate_policies_see_the_history(
     assert over.decision.verdict is Verdict.BLOCK and over.decision.policy_ids == ("OSS-GOV-020",)
     clock.now += 61
     assert (await governance.decide(ask(read))).decision.verdict is Verdict.ALLOW
+
+
+async def test_the_desk_lists_and_shows_what_will_run(service: Service) -> None:
+    """Pending approvals show the tool, the exact parameters, requester and reason."""
+    governance, desk = service.governance, service.desk
+    pending = (await governance.decide(ask())).approval
+    assert pending is not None
+    (listed,) = await desk.pending()
+    record = approval_record(listed)
+    assert record["params"] == {"command": "make test"} and record["requester"] == "alice"
+    assert record["state"] == "pending" and record["policies"] == ["OSS-GOV-012"]
+    assert (await desk.show(pending.id)).id == pending.id
+    with pytest.raises(ApprovalError) as error:
+        await desk.show("nope")
+    assert error.value.code == "unknown_approval"
