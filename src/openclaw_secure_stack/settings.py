@@ -34,6 +34,7 @@ MIN_TOKEN_CHARS = 16
 # RFC 6750 b64token characters (before any trailing '='): what a client can send as a bearer.
 TOKEN_CHARS = frozenset(string.ascii_letters + string.digits + "-._~+/")
 _HEX = frozenset(string.hexdigits)
+_TOKEN_NAME = frozenset(string.ascii_letters + string.digits + "_.-")
 _NEW_CLIENT_HINT = "make one with: openclaw-secure-stack token new NAME"
 
 
@@ -77,6 +78,17 @@ class DetectionConfig:
 
 
 @dataclass(frozen=True)
+class GovernanceConfig:
+    """The governance engine's policy and tool table, its store, and who may approve."""
+
+    policy_path: Path
+    tools_path: Path
+    db_path: Path
+    approvers: frozenset[str]
+    approval_ttl: float
+
+
+@dataclass(frozen=True)
 class ProxyConfig:
     """Everything `serve` needs, complete: the required secrets are present."""
 
@@ -89,6 +101,7 @@ class ProxyConfig:
     upstream: UpstreamConfig
     audit: AuditConfig
     detection: DetectionConfig
+    governance: GovernanceConfig
 
 
 class Settings(BaseSettings):
@@ -242,6 +255,30 @@ class Settings(BaseSettings):
         ),
     )
 
+    # --- governance ----------------------------------------------------------------------
+    governance_policy_path: Path = Field(
+        resources.DEFAULT_POLICY,
+        description="Governance policies for every tool call (default: the packaged one).",
+    )
+    governance_tools_path: Path = Field(
+        resources.GOVERNANCE_TOOLS,
+        description="Table of OpenClaw's tools and their parameters (default: the packaged one).",
+    )
+    governance_db_path: Path | None = Field(
+        None,
+        description=(
+            "SQLite file for approvals, rate counters and session history "
+            "(default: DATA_DIR/governance/governance.sqlite)."
+        ),
+    )
+    approvers: Annotated[frozenset[str], NoDecode] = Field(
+        default_factory=frozenset,
+        description="Client token names with the approver role: 'alice,bob'.",
+    )
+    approval_ttl_seconds: float = Field(
+        600.0, gt=0, le=86400, description="Seconds an approval stays valid (asked or granted)."
+    )
+
     # name -> SHA-256 of every client token, from CLIENT_TOKENS and CLIENT_TOKENS_FILE.
     _client_digests: dict[str, bytes] = PrivateAttr(default_factory=dict)
 
@@ -257,6 +294,17 @@ class Settings(BaseSettings):
     def _usable_client_tokens(cls, value: dict[str, str]) -> dict[str, str]:
         # Here as well as in the model check, so a bad token is named beside other bad fields.
         token_digests(value, source="CLIENT_TOKENS")
+        return value
+
+    @field_validator("approvers", mode="before")
+    @classmethod
+    def _parse_approvers(cls, value: object) -> object:
+        if isinstance(value, str):
+            names = frozenset(name.strip() for name in value.split(",") if name.strip())
+            bad = sorted(name for name in names if not _TOKEN_NAME.issuperset(name))
+            if bad:
+                raise ValueError(f"{bad} are not token names (A-Z a-z 0-9 _ . -)")
+            return names
         return value
 
     @field_validator("upstream_url", "model_base_url")
@@ -281,7 +329,12 @@ class Settings(BaseSettings):
         return value
 
     @field_validator(
-        "prompt_rules_path", "indirect_rules_path", "classifier_model_path", "quarantine_list_path"
+        "prompt_rules_path",
+        "indirect_rules_path",
+        "classifier_model_path",
+        "quarantine_list_path",
+        "governance_policy_path",
+        "governance_tools_path",
     )
     @classmethod
     def _existing_file(cls, value: Path) -> Path:
@@ -296,7 +349,9 @@ class Settings(BaseSettings):
             raise ValueError(f"{value} exists and is not a directory")
         return value
 
-    @field_validator("audit_log_path", "audit_anchor_path", "client_tokens_file")
+    @field_validator(
+        "audit_log_path", "audit_anchor_path", "client_tokens_file", "governance_db_path"
+    )
     @classmethod
     def _not_a_directory(cls, value: Path | None) -> Path | None:
         if value is not None and value.is_dir():
@@ -383,6 +438,15 @@ class Settings(BaseSettings):
             response_scan_buffer_bytes=self.response_scan_buffer_bytes,
         )
 
+    def governance_config(self) -> GovernanceConfig:
+        return GovernanceConfig(
+            policy_path=self.governance_policy_path,
+            tools_path=self.governance_tools_path,
+            db_path=self.governance_db_path or self.data_dir / "governance" / "governance.sqlite",
+            approvers=self.approvers,
+            approval_ttl=self.approval_ttl_seconds,
+        )
+
     def proxy_config(self) -> ProxyConfig:
         """What `serve` runs with; every missing secret is named in one SettingsError."""
         absent = {
@@ -391,6 +455,12 @@ class Settings(BaseSettings):
             "AUDIT_KEY": self.audit_key is None,
         }
         missing = [_MISSING[variable] for variable, gone in absent.items() if gone]
+        strangers = sorted(self.approvers - set(self._client_digests))
+        if strangers and self._client_digests:
+            missing.append(
+                f"APPROVERS: {strangers} are not client token names "
+                f"(CLIENT_TOKENS / CLIENT_TOKENS_FILE has {sorted(self._client_digests)})"
+            )
         if missing:
             raise SettingsError("invalid configuration:\n  " + "\n  ".join(missing))
         return ProxyConfig(
@@ -403,6 +473,7 @@ class Settings(BaseSettings):
             upstream=self.upstream_config(),
             audit=self.audit_config(),
             detection=self.detection_config(),
+            governance=self.governance_config(),
         )
 
 
