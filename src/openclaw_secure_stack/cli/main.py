@@ -15,7 +15,16 @@ from rich.text import Text
 from typer.core import TyperGroup
 
 from openclaw_secure_stack.audit.log import AuditLogError
-from openclaw_secure_stack.cli import audit, detect, model_gateway, policy, serve, token, up
+from openclaw_secure_stack.cli import (
+    approvals,
+    audit,
+    detect,
+    model_gateway,
+    policy,
+    serve,
+    token,
+    up,
+)
 from openclaw_secure_stack.detect import RulesError
 from openclaw_secure_stack.governance import PolicyError, ToolTableError
 from openclaw_secure_stack.settings import SettingsError
@@ -46,6 +55,7 @@ app = typer.Typer(
 app.add_typer(audit.app, name="audit")
 app.add_typer(token.app, name="token")
 app.add_typer(policy.app, name="policy")
+app.add_typer(approvals.app, name="approvals")
 app.command("detect")(detect.detect)
 app.command("serve")(serve.serve)
 app.command("model-gateway")(model_gateway.model_gateway)
