@@ -7,6 +7,9 @@ from collections.abc import Sequence
 
 from openclaw_secure_stack.audit.sink import AuditSink
 from openclaw_secure_stack.detect import load_configured_detector
+from openclaw_secure_stack.governance.desk import ApprovalDesk
+from openclaw_secure_stack.governance.store import SqliteStore
+from openclaw_secure_stack.proxy.approvals import Approvals
 from openclaw_secure_stack.proxy.audit import Audit, AuditGate, Intent
 from openclaw_secure_stack.proxy.auth import Auth
 from openclaw_secure_stack.proxy.flow import ClientGone, Flow, Reject, Response, Stage
@@ -31,9 +34,12 @@ def default_stages(config: ProxyConfig, audit: AuditSink, upstream: Upstream) ->
     detection = config.detection
     detector = load_configured_detector(detection)
     gate = AuditGate(audit)
+    governance = config.governance
+    desk = ApprovalDesk(SqliteStore(governance.db_path), gate, governance.approvers)
     return [
         Auth(config.client_digests),
         Probes(upstream, gate),
+        Approvals(desk),
         Sanitize(detector, thread_threshold=detection.thread_threshold_bytes),
         Frames(detector, gate, upstream, thread_threshold=detection.thread_threshold_bytes),
         BindSession(),
