@@ -96,6 +96,14 @@ def test_detect_gives_a_verdict_and_writes_nothing(
     assert list(workdir.iterdir()) == []
 
 
+def test_the_packaged_governance_policy_passes_its_examples(installed: Path, workdir: Path) -> None:
+    """`policy test` finds the packaged policy and tool table from anywhere and passes."""
+    result = _run(installed, "policy", "test", cwd=workdir, env=_clean_environment())
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "site-packages/openclaw_secure_stack/data/policies/default.json" in result.stdout
+    assert list(workdir.iterdir()) == []
+
+
 def test_doctor_loads_every_packaged_file(installed: Path, workdir: Path) -> None:
     """The installed rules, model, plugin and quarantine list pass doctor's start-up loaders."""
     env = {**_clean_environment(), "DATA_DIR": str(workdir / "data")}
