@@ -15,8 +15,10 @@ from pathlib import Path
 
 from openclaw_secure_stack.governance.engine import Engine
 from openclaw_secure_stack.governance.model import Context, Flow, ToolCall, Verdict
+from openclaw_secure_stack.governance.setup import load_engine
 from openclaw_secure_stack.model_gateway.decisions import ALLOW, CallDecision, ProposedCall
 from openclaw_secure_stack.model_gateway.provenance import Provenance
+from openclaw_secure_stack.settings import GovernanceConfig
 
 MAX_ARGUMENT_BYTES = 1024 * 1024
 
@@ -27,10 +29,19 @@ def flow_from(provenance: Provenance | None) -> Flow:
 
 
 class EngineDecider:
-    """The gateway's `ToolCallDecider`: the engine's BLOCK strips the call."""
+    """The gateway's `ToolCallDecider`: the engine's BLOCK strips the call.
 
-    def __init__(self, engine: Engine, places: Mapping[str, Path]) -> None:
-        self._engine, self._places = engine, places
+    Built from configuration, not from a loaded engine, so it pickles into the server's worker
+    process (compiled RE2 patterns do not); the worker loads the engine on first use. Call
+    `load_engine(config)` once before serving, so a bad policy file stops start-up.
+    """
+
+    def __init__(self, config: GovernanceConfig, places: Mapping[str, Path]) -> None:
+        self._config, self._places = config, dict(places)
+        self._engine: Engine | None = None
+
+    def __getstate__(self) -> dict[str, object]:
+        return {"_config": self._config, "_places": self._places, "_engine": None}
 
     async def decide(self, call: ProposedCall, provenance: Provenance) -> CallDecision:
         if len(call.arguments) > MAX_ARGUMENT_BYTES:
@@ -46,9 +57,10 @@ class EngineDecider:
             places=self._places,
             flow=flow_from(provenance),
         )
-        decision = await asyncio.to_thread(
-            self._engine.decide, ToolCall(call.name, params), context
-        )
+        if self._engine is None:
+            self._engine = load_engine(self._config)
+        proposed = ToolCall(call.name, params)
+        decision = await asyncio.to_thread(self._engine.decide, proposed, context)
         if decision.verdict is Verdict.BLOCK:
             return CallDecision(False, decision.reason)
         return ALLOW

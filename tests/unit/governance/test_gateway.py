@@ -2,22 +2,39 @@
 
 from __future__ import annotations
 
+import pickle
+from pathlib import Path
+
 import pytest
 
 from openclaw_secure_stack import resources
-from openclaw_secure_stack.governance import Context, Engine, ToolTable, load_policies
+from openclaw_secure_stack.governance import Context
 from openclaw_secure_stack.governance.gateway import EngineDecider, flow_from
 from openclaw_secure_stack.model_gateway.decisions import ProposedCall
 from openclaw_secure_stack.model_gateway.provenance import Provenance, ReadResult
+from openclaw_secure_stack.settings import GovernanceConfig
 
 
 def provenance(*read: ReadResult) -> Provenance:
     return Provenance("call1", "exec", "sha", "req-1", "m", read)
 
 
+CONFIG = GovernanceConfig(
+    resources.DEFAULT_POLICY, resources.GOVERNANCE_TOOLS, Path("unused.sqlite"), frozenset(), 600
+)
+
+
 @pytest.fixture
-def decider(table: ToolTable, context: Context) -> EngineDecider:
-    return EngineDecider(Engine(load_policies(resources.DEFAULT_POLICY), table), context.places)
+def decider(context: Context) -> EngineDecider:
+    return EngineDecider(CONFIG, context.places)
+
+
+async def test_the_decider_pickles_into_a_worker(decider: EngineDecider) -> None:
+    """granian hands the decider to its worker process: it pickles, engine loaded there."""
+    await decider.decide(ProposedCall("c", "read", '{"path": "a"}'), provenance())
+    copy = pickle.loads(pickle.dumps(decider))
+    decision = await copy.decide(ProposedCall("c", "exec", '{"command": "rm -rf /"}'), provenance())
+    assert not decision.allow
 
 
 @pytest.mark.parametrize(
