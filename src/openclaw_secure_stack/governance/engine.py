@@ -181,17 +181,19 @@ def _holds(
 
 
 def _in(patterns: tuple[str, ...]) -> Callable[[str], bool]:
+    if "*" in patterns:
+        return lambda _: True
     return frozenset(patterns).__contains__
 
 
 def _command_exactly(patterns: tuple[str, ...]) -> Callable[[Command], bool]:
     names = frozenset(patterns)
-    return lambda command: command.argv[0] in names
+    return lambda command: "*" in names or command.argv[0] in names
 
 
 def _command_loosely(patterns: tuple[str, ...]) -> Callable[[Command], bool]:
     names = frozenset(patterns)
-    return lambda command: command.name in names or command.argv[0] in names
+    return lambda command: "*" in names or command.name in names or command.argv[0] in names
 
 
 def _host_in(patterns: tuple[str, ...]) -> Callable[[str], bool]:

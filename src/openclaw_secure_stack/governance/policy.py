@@ -10,7 +10,8 @@ an allow policy, when EVERY member does:
 
 - `tools`: [glob]: the tool's name matches one (for `tool_call`, the tool it calls);
 - `intents`, `paths`, `hosts`, `commands`: {"in": [...]} or {"not_in": [...]}: the call's
-  intents, resolved paths, hosts, or the names of its shell commands are (not) among them;
+  intents, resolved paths, hosts, or the names of its shell commands are (not) among them
+  (`"*"` is any);
 - `caller`: {tokens, channels, senders, owner}: each field named equals the caller's (unknown
   never does; `owner: false` means "not proven the owner", so an unknown owner matches it).
 
