@@ -57,19 +57,21 @@ JSON_REPLY = (
 
 # Debian package that provides each tool; nothing is installed at run time.
 TOOLS = {"wrk": "wrk", "nginx": "nginx-light", "caddy": "caddy"}
+VERSION_FLAGS = {"wrk": "-v", "nginx": "-v", "caddy": "version"}
 
-# wrk reports through this Lua `done` hook so the numbers are read exactly, not scraped.
-WRK_SCRIPT = """
+WRK_REQUEST = """
 wrk.method = "POST"
 wrk.body = '%(body)s'
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer %(token)s"
-
+"""
+# wrk reports through this Lua `done` hook so the numbers are read exactly, not scraped.
+WRK_DONE = """
 function done(summary, latency, requests)
   local e = summary.errors
   io.write(string.format(
-    'BENCH_RESULT {"requests":%%d,"duration_us":%%d,"errors":%%d,'
-    .. '"p50_us":%%d,"p99_us":%%d,"max_us":%%d}\\n',
+    'BENCH_RESULT {"requests":%d,"duration_us":%d,"errors":%d,'
+    .. '"p50_us":%d,"p99_us":%d,"max_us":%d}\\n',
     summary.requests, summary.duration, e.connect + e.read + e.write + e.status + e.timeout,
     latency:percentile(50), latency:percentile(99), latency.max))
 end
@@ -86,7 +88,9 @@ end
 
 
 @dataclass(frozen=True)
-class Plan:
+class Load:
+    """How long and how hard wrk loads each target (`measure_http`)."""
+
     warmup_s: int
     saturated_s: int
     rate_s: int
@@ -94,6 +98,10 @@ class Plan:
     saturated_conns: int
     rate: int
     rate_conns: int
+
+
+@dataclass(frozen=True)
+class Plan(Load):
     sse_streams: int
     sse_chunks: int
     sse_delay_ms: float
@@ -184,9 +192,9 @@ def log(message: str) -> None:
 # --- tools and processes --------------------------------------------------------------------
 
 
-def find_tools() -> dict[str, str]:
+def find_tools(names: tuple[str, ...] = tuple(TOOLS)) -> dict[str, str]:
     search_path = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin"])
-    found = {name: shutil.which(name, path=search_path) for name in TOOLS}
+    found = {name: shutil.which(name, path=search_path) for name in names}
     missing = [name for name, path in found.items() if path is None]
     if missing:
         packages = " ".join(TOOLS[name] for name in missing)
@@ -202,12 +210,9 @@ def tool_versions(tools: dict[str, str]) -> dict[str, str]:
         done = subprocess.run(argv, capture_output=True, text=True, check=False)
         return (done.stdout + done.stderr).strip().splitlines()[0]
 
-    return {
-        "wrk": first_line([tools["wrk"], "-v"]).split("Copyright")[0].strip(),
-        "nginx": first_line([tools["nginx"], "-v"]),
-        "caddy": first_line([tools["caddy"], "version"]),
-        "python": platform.python_version(),
-    }
+    versions = {name: first_line([path, VERSION_FLAGS[name]]) for name, path in tools.items()}
+    versions["wrk"] = versions["wrk"].split("Copyright")[0].strip()
+    return versions | {"python": platform.python_version()}
 
 
 def source_revision() -> str:
@@ -290,6 +295,14 @@ class Processes:
     def log_tail(self, name: str, lines: int = 15) -> str:
         text = (self.workdir / f"{name}.log").read_text(errors="replace")
         return "\n".join(text.splitlines()[-lines:])
+
+    def crashed(self) -> str:
+        """The output of every started process that has exited, for an error message."""
+        return "".join(
+            f"\n{name} exited with {proc.returncode}:\n{self.log_tail(name)}"
+            for name, proc in self.started
+            if proc.poll() is not None
+        )
 
     def stop_all(self) -> None:
         for _, proc in reversed(self.started):
@@ -391,7 +404,9 @@ http://127.0.0.1:{sse_port} {{
     processes.start("caddy", argv, ready_url=f"http://127.0.0.1:{port}/", env=env)
 
 
-def start_floor(processes: Processes, port: int, upstream_port: int) -> None:
+def start_floor(
+    processes: Processes, port: int, upstream_port: int, token: str = CLIENT_TOKEN
+) -> None:
     """bare_forwarder.py under granian with the proxy's server options: the stack's floor."""
     granian = Path(sys.executable).with_name("granian")
     argv = [str(granian), "--interface", "asgi", "--loop", "uvloop", "--http", "1"]
@@ -400,7 +415,7 @@ def start_floor(processes: Processes, port: int, upstream_port: int) -> None:
     env = {
         **os.environ,
         "BENCH_UPSTREAM": f"http://127.0.0.1:{upstream_port}",
-        "BENCH_TOKEN": CLIENT_TOKEN,
+        "BENCH_TOKEN": token,
     }
     ready_url = f"http://127.0.0.1:{port}/health"
     processes.start("floor", argv, ready_url=ready_url, env=env, cwd=BENCH_DIR)
@@ -490,8 +505,11 @@ def charged_run(wrk: str, script: Path, target: Target, conns: int, seconds: int
     return replace(run, server_cpu_s=group_cpu_seconds(target.pgid) - before)
 
 
-def write_wrk_scripts(workdir: Path, plan: Plan) -> tuple[Path, Path]:
-    common = WRK_SCRIPT % {"body": REQUEST_BODY, "token": CLIENT_TOKEN}
+def write_wrk_scripts(workdir: Path, plan: Load, request: str | None = None) -> tuple[Path, Path]:
+    """wrk's saturated and paced scripts; `request` is the Lua that sets up the request."""
+    if request is None:
+        request = WRK_REQUEST % {"body": REQUEST_BODY, "token": CLIENT_TOKEN}
+    common = request + WRK_DONE
     saturated = workdir / "saturated.lua"
     saturated.write_text(common)
     paced = workdir / "paced.lua"
@@ -500,7 +518,7 @@ def write_wrk_scripts(workdir: Path, plan: Plan) -> tuple[Path, Path]:
 
 
 def measure_http(
-    wrk: str, scripts: tuple[Path, Path], targets: list[Target], plan: Plan
+    wrk: str, scripts: tuple[Path, Path], targets: list[Target], plan: Load
 ) -> dict[str, HttpResult]:
     """Warm up every target, then interleave the repetitions so drift hits all targets alike."""
     saturated, paced = scripts

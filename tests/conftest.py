@@ -1,5 +1,6 @@
-"""Test-run wide: how pytest-xdist spreads the tests over its workers, and the recording
-upstream that the proxy tests of every level stand the proxy in front of.
+"""Test-run wide: how pytest-xdist spreads the tests over its workers, the recording upstream
+that the proxy tests of every level stand the proxy in front of, and the fake Telegram and Graph
+APIs the phone relays' tests reply to.
 
 Tests that share one expensive resource run on one worker, in their collection order: the real
 OpenClaw that the e2e session starts (1-1.7 GB of memory each, so one per run, not one per
@@ -15,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from tests.fakes.messaging import FakeGraph, FakeTelegram
 from xdist.remote import Producer
 from xdist.scheduler import LoadScopeScheduling
 
@@ -42,6 +44,24 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Producer) -> SharedR
 def upstream() -> Iterator[RecordingUpstream]:
     """A recording stand-in for OpenClaw, one per test module."""
     server = RecordingUpstream()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def telegram() -> Iterator[FakeTelegram]:
+    """A fake Telegram Bot API, one per test module (`clear()` it between tests)."""
+    server = FakeTelegram()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def graph() -> Iterator[FakeGraph]:
+    """A fake WhatsApp Cloud (Graph) API, one per test module."""
+    server = FakeGraph()
     server.start()
     yield server
     server.stop()

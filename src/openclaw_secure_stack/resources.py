@@ -24,6 +24,7 @@ def packaged(*parts: str) -> Path:
 PROMPT_RULES = packaged("prompt-rules.json")
 INDIRECT_RULES = packaged("indirect-injection-rules.json")
 QUARANTINE_LIST = packaged("quarantine.json")
+OPENCLAW_ROUTES = packaged("openclaw-routes.json")
 CLASSIFIER_MODEL = packaged("models", "injection-classifier", "model.json")
 PROMPT_GUARD_PLUGIN = packaged("prompt-guard")
 GOVERNANCE_TOOLS = packaged("governance-tools.json")

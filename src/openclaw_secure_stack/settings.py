@@ -77,6 +77,72 @@ class DetectionConfig:
     response_scan_buffer_bytes: int
 
 
+# --- phone relays (Telegram and WhatsApp webhooks): issue 24 ---------------------------------
+@dataclass(frozen=True)
+class TelegramConfig:
+    bot_token: str
+    secret: str  # what every delivery carries in X-Telegram-Bot-Api-Secret-Token
+    allowed_users: frozenset[str]
+    allowed_chats: frozenset[str]  # group chats; an allowed user's private chat always counts
+    api_url: str
+    approvers: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class WhatsAppConfig:
+    access_token: str
+    app_secret: str
+    verify_token: str
+    phone_number_id: str
+    allowed_numbers: frozenset[str]
+    api_url: str
+    approvers: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class WebhookConfig:
+    """The relays that are configured (at least one) and how their queue, limits and replies
+    behave."""
+
+    telegram: TelegramConfig | None
+    whatsapp: WhatsAppConfig | None
+    queue_size: int
+    workers: int
+    sender_per_minute: float
+    chat_per_minute: float
+    burst: int
+    replay_ttl: float
+    replay_path: Path
+    tell_unknown: bool
+    reply_attempts: int
+    reply_max_wait: float
+
+
+# Under DATA_DIR/secrets, written by `telegram set-webhook`.
+TELEGRAM_SECRET_FILE = "telegram-webhook-secret"  # noqa: S105 - a file name
+_TELEGRAM_SECRET_CHARS = frozenset(string.ascii_letters + string.digits + "_-")
+
+
+def _id_list(value: object, *, allow_minus: bool) -> object:
+    """'1, 2,3' -> {'1', '2', '3'}; each entry must be a decimal id (a '+' before a phone number
+    is dropped)."""
+    if not isinstance(value, str):
+        return value
+    ids = set()
+    for raw in value.split(","):
+        entry = raw.strip().removeprefix("+")
+        if not entry:
+            continue
+        digits = entry[1:] if allow_minus and entry.startswith("-") else entry
+        if not (digits.isascii() and digits.isdigit()):
+            raise ValueError(f"{entry!r} is not a numeric id; give ids separated by commas")
+        ids.add(entry)
+    return frozenset(ids)
+
+
+# --- end of phone relays -----------------------------------------------------------------------
+
+
 @dataclass(frozen=True)
 class GovernanceConfig:
     """The governance engine's policy and tool table, its store, and who may approve."""
@@ -95,6 +161,7 @@ class ProxyConfig:
     host: str
     port: int
     workers: int
+    routes: Path
     max_body_bytes: int
     client_timeout: float
     client_digests: Mapping[str, bytes]
@@ -102,6 +169,7 @@ class ProxyConfig:
     audit: AuditConfig
     detection: DetectionConfig
     governance: GovernanceConfig
+    webhooks: WebhookConfig | None = None
 
 
 class Settings(BaseSettings):
@@ -118,6 +186,10 @@ class Settings(BaseSettings):
     )
     proxy_port: int = Field(8080, ge=1, le=65535, description="Port of the ingress proxy.")
     proxy_workers: int = Field(1, ge=1, le=64, description="Proxy worker processes.")
+    proxy_routes_path: Path = Field(
+        resources.OPENCLAW_ROUTES,
+        description="Route table: the only OpenClaw routes the proxy forwards (all else is 403).",
+    )
     upstream_url: str = Field(
         "http://127.0.0.1:18789",
         description="Base URL of the OpenClaw gateway the proxy forwards to (http or https).",
@@ -279,6 +351,243 @@ class Settings(BaseSettings):
         600.0, gt=0, le=86400, description="Seconds an approval stays valid (asked or granted)."
     )
 
+    # --- phone relays (Telegram and WhatsApp webhooks): issue 24 -----------------------------
+    telegram_bot_token: SecretStr | None = Field(
+        None, description="Bot token from @BotFather; enables POST /webhook/telegram."
+    )
+    telegram_webhook_secret: SecretStr | None = Field(
+        None,
+        description=(
+            "Secret Telegram sends with every delivery (1-256 of A-Z a-z 0-9 _ -); default: the "
+            "one `telegram set-webhook` wrote to DATA_DIR/secrets."
+        ),
+    )
+    telegram_allowed_users: Annotated[frozenset[str], NoDecode] = Field(
+        frozenset(), description="Telegram user ids whose messages reach the agent: '123,456'."
+    )
+    telegram_allowed_chats: Annotated[frozenset[str], NoDecode] = Field(
+        frozenset(),
+        description="Group chat ids (negative) where allowed users may talk to the agent.",
+    )
+    telegram_approvers: Annotated[frozenset[str], NoDecode] = Field(
+        frozenset(),
+        description="Allowed Telegram users who may approve tool calls from the phone.",
+    )
+    telegram_api_url: str = Field(
+        "https://api.telegram.org", description="Base URL of the Telegram Bot API."
+    )
+    whatsapp_access_token: SecretStr | None = Field(
+        None, description="WhatsApp Cloud API access token; enables /webhook/whatsapp."
+    )
+    whatsapp_app_secret: SecretStr | None = Field(
+        None,
+        description="Meta app secret that signs each delivery (X-Hub-Signature-256).",
+    )
+    whatsapp_verify_token: SecretStr | None = Field(
+        None,
+        description="Verify token you choose for the subscription handshake (hub.verify_token).",
+    )
+    whatsapp_phone_number_id: str | None = Field(
+        None, pattern=r"^[0-9]+$", description="Phone number id the replies are sent from."
+    )
+    whatsapp_allowed_numbers: Annotated[frozenset[str], NoDecode] = Field(
+        frozenset(), description="WhatsApp numbers (wa_id, digits) that reach the agent."
+    )
+    whatsapp_approvers: Annotated[frozenset[str], NoDecode] = Field(
+        frozenset(),
+        description="Allowed WhatsApp numbers that may approve tool calls from the phone.",
+    )
+    whatsapp_api_url: str = Field(
+        "https://graph.facebook.com/v23.0", description="Base URL of the Graph API, versioned."
+    )
+    webhook_queue_size: int = Field(
+        64, ge=1, le=10_000, description="Messages waiting for the agent; full: 503, retried."
+    )
+    webhook_workers: int = Field(4, ge=1, le=64, description="Messages relayed at once.")
+    webhook_sender_per_minute: float = Field(
+        20.0, gt=0, description="Messages per minute one sender may send (token bucket)."
+    )
+    webhook_chat_per_minute: float = Field(
+        60.0, gt=0, description="Messages per minute one chat may send (token bucket)."
+    )
+    webhook_burst: int = Field(5, ge=1, le=1000, description="Bucket size of both rate limits.")
+    webhook_replay_ttl_seconds: float = Field(
+        7 * 24 * 3600.0,
+        ge=60,
+        description="How long a delivered message id is remembered (WhatsApp retries 7 days).",
+    )
+    webhook_replay_path: Path | None = Field(
+        None,
+        description="SQLite file of seen message ids (default: DATA_DIR/webhooks/replay.sqlite).",
+    )
+    webhook_tell_unknown: bool = Field(
+        False, description="Tell an unknown sender once that the agent does not answer them."
+    )
+    webhook_reply_attempts: int = Field(
+        5, ge=1, le=20, description="Attempts to deliver a reply (429 and 5xx are retried)."
+    )
+    webhook_reply_max_wait: float = Field(
+        60.0, gt=0, description="Longest wait between reply attempts, retry_after included."
+    )
+
+    @field_validator(
+        "telegram_allowed_users", "telegram_allowed_chats", "telegram_approvers", mode="before"
+    )
+    @classmethod
+    def _telegram_ids(cls, value: object) -> object:
+        return _id_list(value, allow_minus=True)
+
+    @field_validator("whatsapp_allowed_numbers", "whatsapp_approvers", mode="before")
+    @classmethod
+    def _whatsapp_numbers(cls, value: object) -> object:
+        return _id_list(value, allow_minus=False)
+
+    @field_validator("telegram_bot_token")
+    @classmethod
+    def _bot_token(cls, value: SecretStr | None) -> SecretStr | None:
+        bot, sep, key = (value.get_secret_value() if value is not None else "1:x").partition(":")
+        if not (sep and bot.isascii() and bot.isdigit() and key):
+            raise ValueError("must look like 123456:ABC... (the token @BotFather gave you)")
+        return value
+
+    @field_validator("telegram_webhook_secret")
+    @classmethod
+    def _telegram_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        secret = value.get_secret_value() if value is not None else "x"
+        if not 1 <= len(secret) <= 256 or not _TELEGRAM_SECRET_CHARS.issuperset(secret):
+            raise ValueError("must be 1-256 of A-Z a-z 0-9 _ - (Telegram's secret_token)")
+        return value
+
+    @field_validator("whatsapp_app_secret", "whatsapp_verify_token")
+    @classmethod
+    def _long_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 16:
+            raise ValueError("must be at least 16 characters")
+        return value
+
+    @field_validator("telegram_api_url", "whatsapp_api_url")
+    @classmethod
+    def _api_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @field_validator("webhook_replay_path")
+    @classmethod
+    def _replay_file(cls, value: Path | None) -> Path | None:
+        if value is not None and value.is_dir():
+            raise ValueError(f"{value} is a directory; give a file path")
+        return value
+
+    def webhook_config(self) -> WebhookConfig | None:
+        """The relays, or None when neither TELEGRAM_BOT_TOKEN nor WHATSAPP_ACCESS_TOKEN is set.
+        Raises SettingsError naming every setting a configured relay still needs."""
+        problems: list[str] = []
+        telegram = self._telegram_config(problems)
+        whatsapp = self._whatsapp_config(problems)
+        if problems:
+            raise SettingsError("invalid configuration:\n  " + "\n  ".join(problems))
+        if telegram is None and whatsapp is None:
+            return None
+        return WebhookConfig(
+            telegram=telegram,
+            whatsapp=whatsapp,
+            queue_size=self.webhook_queue_size,
+            workers=self.webhook_workers,
+            sender_per_minute=self.webhook_sender_per_minute,
+            chat_per_minute=self.webhook_chat_per_minute,
+            burst=self.webhook_burst,
+            replay_ttl=self.webhook_replay_ttl_seconds,
+            replay_path=self.webhook_replay_file(),
+            tell_unknown=self.webhook_tell_unknown,
+            reply_attempts=self.webhook_reply_attempts,
+            reply_max_wait=self.webhook_reply_max_wait,
+        )
+
+    def webhook_replay_file(self) -> Path:
+        return self.webhook_replay_path or self.data_dir / "webhooks" / "replay.sqlite"
+
+    def telegram_secret_file(self) -> Path:
+        return self.data_dir / "secrets" / TELEGRAM_SECRET_FILE
+
+    def _telegram_config(self, problems: list[str]) -> TelegramConfig | None:
+        if self.telegram_bot_token is None:
+            return None
+        secret = self.telegram_webhook_secret
+        if secret is None and self.telegram_secret_file().is_file():
+            from openclaw_secure_stack.runtime.credentials import (  # it imports this module
+                CredentialError,
+                read_secret_file,
+            )
+
+            try:
+                secret = SecretStr(read_secret_file(self.telegram_secret_file()))
+            except CredentialError as exc:
+                problems.append(f"TELEGRAM_WEBHOOK_SECRET: {exc}")
+        if secret is None:
+            problems.append(
+                "TELEGRAM_WEBHOOK_SECRET: not set and no secret file; run "
+                "`openclaw-secure-stack telegram set-webhook URL` (it generates one)"
+            )
+        if not self.telegram_allowed_users:
+            problems.append(
+                "TELEGRAM_ALLOWED_USERS: empty; name the Telegram user ids the agent answers "
+                "(nobody else's messages reach it)"
+            )
+        strangers = self.telegram_approvers - self.telegram_allowed_users
+        if strangers:
+            problems.append(
+                f"TELEGRAM_APPROVERS: {', '.join(sorted(strangers))} not in TELEGRAM_ALLOWED_USERS "
+                "(an approver must be an allowed user)"
+            )
+        if secret is None or not self.telegram_allowed_users or strangers:
+            return None
+        return TelegramConfig(
+            bot_token=self.telegram_bot_token.get_secret_value(),
+            secret=secret.get_secret_value(),
+            allowed_users=self.telegram_allowed_users,
+            allowed_chats=self.telegram_allowed_chats,
+            api_url=self.telegram_api_url,
+            approvers=self.telegram_approvers,
+        )
+
+    def _whatsapp_config(self, problems: list[str]) -> WhatsAppConfig | None:
+        if self.whatsapp_access_token is None:
+            return None
+        needed = {
+            "WHATSAPP_APP_SECRET": self.whatsapp_app_secret,
+            "WHATSAPP_VERIFY_TOKEN": self.whatsapp_verify_token,
+            "WHATSAPP_PHONE_NUMBER_ID": self.whatsapp_phone_number_id,
+            "WHATSAPP_ALLOWED_NUMBERS": self.whatsapp_allowed_numbers or None,
+        }
+        missing = [name for name, value in needed.items() if value is None]
+        problems.extend(f"{name}: needed with WHATSAPP_ACCESS_TOKEN" for name in missing)
+        strangers = self.whatsapp_approvers - self.whatsapp_allowed_numbers
+        if strangers:
+            missing.append("WHATSAPP_APPROVERS")
+            problems.append(
+                f"WHATSAPP_APPROVERS: {', '.join(sorted(strangers))} not in "
+                "WHATSAPP_ALLOWED_NUMBERS (an approver must be an allowed number)"
+            )
+        if (
+            missing
+            or self.whatsapp_app_secret is None
+            or self.whatsapp_verify_token is None
+            or self.whatsapp_phone_number_id is None
+        ):
+            return None
+        return WhatsAppConfig(
+            access_token=self.whatsapp_access_token.get_secret_value(),
+            app_secret=self.whatsapp_app_secret.get_secret_value(),
+            verify_token=self.whatsapp_verify_token.get_secret_value(),
+            phone_number_id=self.whatsapp_phone_number_id,
+            allowed_numbers=self.whatsapp_allowed_numbers,
+            api_url=self.whatsapp_api_url,
+            approvers=self.whatsapp_approvers,
+        )
+
+    # --- end of phone relays ---------------------------------------------------------------
+
     # name -> SHA-256 of every client token, from CLIENT_TOKENS and CLIENT_TOKENS_FILE.
     _client_digests: dict[str, bytes] = PrivateAttr(default_factory=dict)
 
@@ -335,6 +644,7 @@ class Settings(BaseSettings):
         "quarantine_list_path",
         "governance_policy_path",
         "governance_tools_path",
+        "proxy_routes_path",
     )
     @classmethod
     def _existing_file(cls, value: Path) -> Path:
@@ -467,6 +777,7 @@ class Settings(BaseSettings):
             host=self.proxy_host,
             port=self.proxy_port,
             workers=self.proxy_workers,
+            routes=self.proxy_routes_path,
             max_body_bytes=self.max_body_bytes,
             client_timeout=self.client_timeout,
             client_digests=dict(self._client_digests),
@@ -474,6 +785,7 @@ class Settings(BaseSettings):
             audit=self.audit_config(),
             detection=self.detection_config(),
             governance=self.governance_config(),
+            webhooks=self.webhook_config(),
         )
 
 

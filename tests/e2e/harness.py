@@ -89,6 +89,14 @@ def http_post(
     request = urllib.request.Request(
         url, data=data, method="POST", headers={"Content-Type": "application/json", **headers}
     )
+    return _exchange(request, timeout)
+
+
+def http_get(url: str, headers: Mapping[str, str], timeout: float) -> HttpResult:
+    return _exchange(urllib.request.Request(url, headers=dict(headers)), timeout)
+
+
+def _exchange(request: urllib.request.Request, timeout: float) -> HttpResult:
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return HttpResult(response.status, _lower(response.headers.items()), response.read())
@@ -251,6 +259,16 @@ class StackHandle:
         if isinstance(bearer, str):
             all_headers["Authorization"] = f"Bearer {bearer}"
         return http_post(self.proxy_url + path, body, all_headers, timeout)
+
+    def get(
+        self,
+        path: str,
+        token: str | type[UsePlain] | None = UsePlain,
+        timeout: float = REQUEST_TIMEOUT,
+    ) -> HttpResult:
+        bearer = self.client_token if token is UsePlain else token
+        headers = {"Authorization": f"Bearer {bearer}"} if isinstance(bearer, str) else {}
+        return http_get(self.proxy_url + path, headers, timeout)
 
     def chat(
         self,

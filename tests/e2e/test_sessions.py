@@ -5,8 +5,6 @@ session a turn ran in)."""
 from __future__ import annotations
 
 import json
-import urllib.error
-import urllib.request
 import uuid
 from typing import Any
 
@@ -36,15 +34,6 @@ def turn(
     return seen
 
 
-def get(url: str, token: str) -> tuple[int, bytes]:
-    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read()
-
-
 def test_a_client_reaches_only_its_own_sessions(stack: StackHandle) -> None:
     """alice's session is invisible to ci with the same `user`, with alice's session key in
     X-OpenClaw-Session-Key (as the proxy names it, as OpenClaw stores it, and OpenClaw's own
@@ -71,14 +60,31 @@ def test_a_client_reaches_only_its_own_sessions(stack: StackHandle) -> None:
 
         assert any(secret in text for text in turn(stack, ALICE, shared, "and what was it?"))
 
-        history = f"{stack.proxy_url}/sessions/agent:main:{alices_key}/history"
-        status, body = get(history, ALICE)
-        assert status == 200 and secret.encode() in body
-        status, body = get(history, CI)
-        assert (status, json.loads(body)["error"]["code"]) == (403, "foreign_session")
+        history = f"/sessions/agent:main:{alices_key}/history"
+        own = stack.get(history, token=ALICE)
+        assert own.status == 200 and secret.encode() in own.body
+        foreign = stack.get(history, token=CI)
+        assert (foreign.status, foreign.json()["error"]["code"]) == (403, "foreign_session")
         tool = {"tool": "sessions_history", "args": {"sessionKey": f"agent:main:{alices_key}"}}
         refused = stack.post("/tools/invoke", tool, token=CI)
         assert (refused.status, refused.json()["error"]["code"]) == (403, "route_refused")
+
+        # The agent's own session tools, asked for by the model in ci's session (a prompt
+        # injection could ask the same): alice's session stays out of reach. (In the config `up`
+        # writes for 2026.9.6 the agent does not have them: "Tool sessions_history not found".)
+        alices = f"agent:main:{alices_key}"
+        for name, arguments in [
+            ("sessions_history", {"sessionKey": alices}),
+            ("sessions_list", {"messageLimit": 20}),
+            ("sessions_search", {"query": secret}),
+            ("sessions_send", {"sessionKey": alices, "message": "repeat what I asked you"}),
+            ("session_status", {"sessionKey": alices}),
+        ]:
+            call_id = stack.llm.call_tool(name, arguments, answer="done")
+            seen = turn(stack, CI, stack.new_session(), f"use {name}")
+            results = [request.tool_results().get(call_id) for request in stack.llm.requests]
+            assert any(result is not None for result in results), f"{name} never ran"
+            assert not any(secret in text for text in seen), name
 
     records = [json.loads(line) for line in stack.audit_log_path.read_text().splitlines()]
     sessions = {

@@ -39,6 +39,7 @@ async def call(
     body: bytes = b"",
     chunks: Sequence[bytes] | None = None,
     hang_up_after: int | None = None,
+    query: str = "",
 ) -> Answer:
     """Send the request; `hang_up_after` N body messages of the reply, the client disconnects
     (until then, as with a real server, `receive` waits once the request body is read)."""
@@ -46,7 +47,13 @@ async def call(
     raw_headers = [(k.lower().encode(), v.encode()) for k, v in headers]
     if chunks is None:
         raw_headers.append((b"content-length", str(len(body)).encode()))
-    scope = {"type": "http", "method": method, "path": path, "headers": raw_headers}
+    scope = {
+        "type": "http",
+        "method": method,
+        "path": path,
+        "headers": raw_headers,
+        "query_string": query.encode(),
+    }
 
     hung_up = asyncio.Event()
     sent = 0

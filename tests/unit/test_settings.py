@@ -95,6 +95,7 @@ BAD_VALUES: dict[str, tuple[str, str]] = {
     "PROXY_HOST": ("", "at least 1 character"),
     "PROXY_PORT": ("70000", "less than or equal to 65535"),
     "PROXY_WORKERS": ("0", "greater than or equal to 1"),
+    "PROXY_ROUTES_PATH": ("{tmp}/missing.json", "is not a file (unset it"),
     "UPSTREAM_URL": ("ftp://openclaw", "must start with http:// or https://"),
     "OPENCLAW_GATEWAY_TOKEN": (TOKEN, "equals the client token 'alice' (CLIENT_TOKENS)"),
     "CLIENT_TOKENS": ("alice:short", "token 'alice' must be at least 16 characters"),
@@ -130,9 +131,32 @@ BAD_VALUES: dict[str, tuple[str, str]] = {
     "GOVERNANCE_DB_PATH": ("{tmp}", "is a directory"),
     "APPROVERS": ("bob,b@d", "['b@d'] are not token names"),
     "APPROVAL_TTL_SECONDS": ("0", "greater than 0"),
+    "TELEGRAM_BOT_TOKEN": ("abc", "must look like 123456:ABC"),
+    "TELEGRAM_WEBHOOK_SECRET": ("not/allowed", "1-256 of A-Z a-z 0-9 _ -"),
+    "TELEGRAM_ALLOWED_USERS": ("12,bob", "'bob' is not a numeric id"),
+    "TELEGRAM_ALLOWED_CHATS": ("-100x", "'-100x' is not a numeric id"),
+    "TELEGRAM_APPROVERS": ("ada", "'ada' is not a numeric id"),
+    "WHATSAPP_APPROVERS": ("49 151", "'49 151' is not a numeric id"),
+    "TELEGRAM_API_URL": ("api.telegram.org", "must start with http:// or https://"),
+    "WHATSAPP_APP_SECRET": ("short", "at least 16 characters"),
+    "WHATSAPP_VERIFY_TOKEN": ("short", "at least 16 characters"),
+    "WHATSAPP_PHONE_NUMBER_ID": ("+1 555", "should match pattern"),
+    "WHATSAPP_ALLOWED_NUMBERS": ("-4915", "'-4915' is not a numeric id"),
+    "WHATSAPP_API_URL": ("graph.facebook.com", "must start with http:// or https://"),
+    "WEBHOOK_QUEUE_SIZE": ("0", "greater than or equal to 1"),
+    "WEBHOOK_WORKERS": ("0", "greater than or equal to 1"),
+    "WEBHOOK_SENDER_PER_MINUTE": ("0", "greater than 0"),
+    "WEBHOOK_CHAT_PER_MINUTE": ("-1", "greater than 0"),
+    "WEBHOOK_BURST": ("0", "greater than or equal to 1"),
+    "WEBHOOK_REPLAY_TTL_SECONDS": ("5", "greater than or equal to 60"),
+    "WEBHOOK_REPLAY_PATH": ("{tmp}", "is a directory"),
+    "WEBHOOK_TELL_UNKNOWN": ("maybe", "valid boolean"),
+    "WEBHOOK_REPLY_ATTEMPTS": ("0", "greater than or equal to 1"),
+    "WEBHOOK_REPLY_MAX_WAIT": ("0", "greater than 0"),
 }
 # Any value is accepted: it is the provider's to judge.
-FREE_FORM = {"MODEL_API_KEY"}
+# WHATSAPP_ACCESS_TOKEN is Meta's to judge as well.
+FREE_FORM = {"MODEL_API_KEY", "WHATSAPP_ACCESS_TOKEN"}
 
 
 def test_every_variable_has_a_bad_value_case() -> None:

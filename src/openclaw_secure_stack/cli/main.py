@@ -25,13 +25,22 @@ from openclaw_secure_stack.cli import (
     token,
     up,
 )
+from openclaw_secure_stack.cli import telegram as telegram_cli  # phone relays (issue 24)
 from openclaw_secure_stack.detect import RulesError
 from openclaw_secure_stack.governance import PolicyError, ToolTableError
+from openclaw_secure_stack.proxy.routes import RouteTableError
 from openclaw_secure_stack.settings import SettingsError
 
 EXIT_CONFIG = 2
 # RulesError covers ClassifierError.
-CONFIG_ERRORS = (SettingsError, RulesError, AuditLogError, PolicyError, ToolTableError)
+CONFIG_ERRORS = (
+    SettingsError,
+    RulesError,
+    AuditLogError,
+    RouteTableError,
+    PolicyError,
+    ToolTableError,
+)
 
 
 class Commands(TyperGroup):
@@ -62,3 +71,4 @@ app.command("model-gateway")(model_gateway.model_gateway)
 app.command("up")(up.up)
 app.command("status")(up.status)
 app.command("doctor")(up.doctor)
+app.add_typer(telegram_cli.app, name="telegram")  # phone relays (issue 24)

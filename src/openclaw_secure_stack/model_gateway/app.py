@@ -13,9 +13,7 @@ import asyncio
 import contextlib
 import hashlib
 import hmac
-import json
 import logging
-import math
 import os
 import time
 from collections.abc import AsyncIterator
@@ -25,6 +23,7 @@ from typing import Any
 from openclaw_secure_stack import asgi
 from openclaw_secure_stack.audit.sink import AuditEvent, AuditSink
 from openclaw_secure_stack.detect import Detector
+from openclaw_secure_stack.model_gateway import codec
 from openclaw_secure_stack.model_gateway.config import GatewayConfig
 from openclaw_secure_stack.model_gateway.decisions import AllowAll, ToolCallDecider
 from openclaw_secure_stack.model_gateway.errors import GatewayError, failed, invalid
@@ -59,8 +58,7 @@ async def _once(content: bytes) -> AsyncIterator[bytes]:
 
 
 def _json(status: int, payload: object) -> _Reply:
-    content = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
-    return _Reply(status, "application/json", _once(content))
+    return _Reply(status, "application/json", _once(codec.dumps(payload)))
 
 
 def _error(exc: GatewayError) -> _Reply:
@@ -216,8 +214,8 @@ class GatewayApp:
         except Reject as exc:
             raise GatewayError(exc.status, exc.code, exc.message) from None
         try:
-            document = json.loads(raw, parse_constant=_no_constant, parse_float=_finite)
-        except (ValueError, UnicodeDecodeError):
+            document = codec.loads(raw)
+        except codec.InvalidJSON:
             raise invalid("the request body is not valid JSON (finite numbers only)") from None
         return check_request(document), raw
 
@@ -302,18 +300,6 @@ def _usage(usage: dict[str, Any] | None) -> dict[str, int] | None:
         return None
     names = ("prompt_tokens", "completion_tokens", "total_tokens")
     return {name: usage[name] for name in names if isinstance(usage.get(name), int)}
-
-
-def _no_constant(name: str) -> object:
-    # NaN and Infinity are not JSON: forwarded, the provider could not parse the request.
-    raise ValueError(f"{name} is not a JSON number")
-
-
-def _finite(text: str) -> float:
-    number = float(text)
-    if math.isinf(number):
-        raise ValueError(f"{text} is out of range")
-    return number
 
 
 def check_request(document: object) -> dict[str, Any]:

@@ -8,9 +8,10 @@ that never ends an event cannot grow the buffer without bound.
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass
+
+from openclaw_secure_stack.model_gateway import codec
 
 
 class EventTooLarge(ValueError):
@@ -73,11 +74,7 @@ async def batches(chunks: AsyncIterable[bytes], max_event_bytes: int) -> AsyncIt
 
 def data_line(payload: object) -> bytes:
     """One `data:` event carrying `payload` as JSON."""
-    return (
-        b"data: "
-        + json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
-        + b"\n\n"
-    )
+    return b"data: " + codec.dumps(payload) + b"\n\n"
 
 
 DONE = b"data: [DONE]\n\n"

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -34,6 +35,7 @@ from openclaw_secure_stack.proxy.target import (
 )
 from openclaw_secure_stack.proxy.upstream import Upstream
 from openclaw_secure_stack.settings import ProxyConfig
+from openclaw_secure_stack.webhooks.routes import Clock
 
 log = logging.getLogger(__name__)
 
@@ -43,11 +45,11 @@ MAX_HEADER_BYTES = 32 * 1024
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
-def build_app(config: ProxyConfig, audit: AuditSink) -> ProxyApp:
+def build_app(config: ProxyConfig, audit: AuditSink, *, clock: Clock = time.time) -> ProxyApp:
     """The ingress proxy with the default pipeline. Raises RulesError for unusable rules or
     classifier files; touches nothing on disk."""
     upstream = Upstream(config.upstream)
-    stages = default_stages(config, audit, upstream)
+    stages = default_stages(config, audit, upstream, clock=clock)
     return ProxyApp(
         stages, upstream, max_body=config.max_body_bytes, client_timeout=config.client_timeout
     )
@@ -68,7 +70,16 @@ class ProxyApp:
         elif scope["type"] == "websocket":
             await self._websocket(scope, receive, send)
         elif scope["type"] == "lifespan":
-            await asgi.lifespan(receive, send, self._upstream.close)
+            await asgi.lifespan(receive, send, self.close)
+
+    async def close(self) -> None:
+        """Close what the worker holds open: stages that own connections or background work
+        (the phone relays), then the upstream session."""
+        for stage in self.stages:
+            aclose = getattr(stage, "aclose", None)
+            if aclose is not None:
+                await aclose()
+        await self._upstream.close()
 
     def _flow(self, scope: Scope, receive: Receive, *, websocket: bool) -> Flow:
         """A flow for this request; a bad target or length arrives already answered (400/413)."""

@@ -135,6 +135,14 @@ class Body:
             if chunk:
                 yield chunk
 
+    @classmethod
+    def whole(cls, content: bytes) -> Body:
+        """A body that is complete already: a request the proxy makes itself (a relayed phone
+        message) rather than one it receives."""
+        body = cls(_nothing_to_receive, length=0, limit=len(content), timeout=0)
+        body.replace(content)
+        return body
+
     def __aiter__(self) -> AsyncIterator[bytes]:
         if self._content is not None:
             return _once(self._content)
@@ -184,6 +192,10 @@ async def _done_within(future: asyncio.Future[Any], seconds: float) -> bool:
 def _discard(task: asyncio.Future[Any]) -> None:
     if not task.cancelled():
         task.exception()
+
+
+async def _nothing_to_receive() -> dict[str, Any]:
+    raise RuntimeError("a whole body is never received")
 
 
 async def _once(content: bytes) -> AsyncIterator[bytes]:

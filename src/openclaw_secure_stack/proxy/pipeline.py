@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
+from functools import partial
 
 from openclaw_secure_stack.audit.sink import AuditSink
 from openclaw_secure_stack.detect import load_configured_detector
@@ -16,19 +18,25 @@ from openclaw_secure_stack.proxy.flow import ClientGone, Flow, Reject, Response,
 from openclaw_secure_stack.proxy.forward import Forward
 from openclaw_secure_stack.proxy.frames import Frames
 from openclaw_secure_stack.proxy.probes import Probes
+from openclaw_secure_stack.proxy.routes import Routes, load_route_table
 from openclaw_secure_stack.proxy.sanitize import Sanitize
 from openclaw_secure_stack.proxy.scan_response import ScanResponse
 from openclaw_secure_stack.proxy.session import BindSession
 from openclaw_secure_stack.proxy.upstream import Upstream
 from openclaw_secure_stack.settings import ProxyConfig
+from openclaw_secure_stack.webhooks.routes import Clock, mount
 
 log = logging.getLogger(__name__)
 
 
-def default_stages(config: ProxyConfig, audit: AuditSink, upstream: Upstream) -> list[Stage]:
+def default_stages(
+    config: ProxyConfig, audit: AuditSink, upstream: Upstream, *, clock: Clock = time.time
+) -> list[Stage]:
     """The pipeline, in order. Request stages first; `Intent` makes the audit record durable
     before `Forward` turns the request into the upstream's response; then response stages;
-    `Audit` last so it sees the final outcome.
+    `Audit` last so it sees the final outcome. When a phone relay is configured, `Webhooks`
+    comes first: it answers its own two paths, and the messages it relays pass every stage
+    after client auth (`clock` is its wall clock, for replay expiry and rate limits).
     Loading the detection rules and the classifier fails closed: a bad rules file or model
     raises `RulesError` (`ClassifierError` is one)."""
     detection = config.detection
@@ -36,14 +44,11 @@ def default_stages(config: ProxyConfig, audit: AuditSink, upstream: Upstream) ->
     gate = AuditGate(audit)
     governance = config.governance
     desk = ApprovalDesk(SqliteStore(governance.db_path), gate, governance.approvers)
-    return [
-        Auth(config.client_digests),
-        Probes(upstream, gate),
-        Approvals(desk),
+    after_auth: list[Stage] = [
         Sanitize(detector, thread_threshold=detection.thread_threshold_bytes),
         Frames(detector, gate, upstream, thread_threshold=detection.thread_threshold_bytes),
         BindSession(),
-        # Governance (later issue) goes here.
+        # Governance (later issue) goes here; relayed phone messages pass it too.
         Intent(gate),
         Forward(upstream),
         ScanResponse(
@@ -52,6 +57,20 @@ def default_stages(config: ProxyConfig, audit: AuditSink, upstream: Upstream) ->
             max_buffer=detection.response_scan_buffer_bytes,
         ),
         Audit(gate),
+    ]
+    webhooks = (
+        []
+        if config.webhooks is None
+        else [mount(config.webhooks, gate, partial(run_stages, after_auth), clock=clock)]
+    )
+    return [
+        *webhooks,
+        Auth(config.client_digests),
+        Probes(upstream, gate),
+        # Answers /governance/approvals itself (approver tokens only), before the route table.
+        Approvals(desk),
+        Routes(load_route_table(config.routes)),
+        *after_auth,
     ]
 
 

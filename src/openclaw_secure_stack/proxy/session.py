@@ -16,9 +16,8 @@ Both parts are encoded so that OpenClaw's lower-casing cannot merge two clients 
 `alice`) and no character of `user` can leave the client's namespace or break the header.
 
 Other routes select a session too: `/sessions/<key>/history` and `/sessions/<key>/kill` name it
-in the path (403 `foreign_session` unless it is in the caller's namespace), and `/tools/invoke`
-runs any tool in any session named in its body, the sessions tools reaching any other session
-through their arguments; it is refused (403 `route_refused`): clients talk to the agent.
+in the path (403 `foreign_session` unless it is in the caller's namespace). `/tools/invoke`, which
+runs any tool in any session named in its body, never gets here: the Routes stage refuses it.
 """
 
 from __future__ import annotations
@@ -33,7 +32,6 @@ SESSION_HEADER = "x-openclaw-session-key"
 # Path -> the prefix OpenClaw itself gives sessions of that endpoint.
 SESSION_PATHS = {"/v1/chat/completions": "openai", "/v1/responses": "openresponses"}
 SESSION_ROUTES = "/sessions/"  # OpenClaw: /sessions/<url-encoded key>/(history|kill)
-REFUSED_PATHS = frozenset({"/tools/invoke"})
 MAX_USER_CHARS = 256
 _LOWER_SAFE = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-._")
 
@@ -87,14 +85,12 @@ class BindSession:
         path = flow.request.path
         endpoint = SESSION_PATHS.get(path)
         named = path.startswith(SESSION_ROUTES)
-        if endpoint is None and not named and path not in REFUSED_PATHS:
+        if endpoint is None and not named:
             return
         actor = flow.actor
         if actor is None:
             # Auth lets only exempt paths through without a name; these are not exempt.
             raise Reject(403, "no_client", "the request has no authenticated client")
-        if path in REFUSED_PATHS:
-            raise Reject(403, "route_refused", f"{path} is not offered through the proxy")
         if endpoint is None:
             if not owns(actor, unquote(path.split("/")[2])):
                 raise Reject(403, "foreign_session", "that session belongs to another client")

@@ -23,6 +23,7 @@ from aiohttp import WSMsgType, web
 from multidict import CIMultiDict
 
 from openclaw_secure_stack.proxy.flow import Body, Flow, Headers, Request
+from openclaw_secure_stack.proxy.target import ALLOWED_METHODS
 from openclaw_secure_stack.settings import Settings
 
 # Fixed secrets for tests only.
@@ -88,14 +89,16 @@ class RecordingUpstream:
     Routes: `/readyz` 200; `/sse?n=N&gap=S` streams N events S seconds apart; `/hold` sends one
     event then waits, recording in `disconnects` when the proxy closes the connection; `/ws`
     echoes WebSocket messages (recorded in `ws_messages`); `/slow?delay=S` answers after S
-    seconds; `/reply` answers what its JSON body scripts (see `scripted_reply`); anything else
-    echoes a JSON summary. `on_request`, if set, is called with each request's head as it
-    arrives (in the upstream's thread), e.g. to look at the audit log at the moment OpenClaw
-    would act.
+    seconds; `/reply` answers what its JSON body scripts (see `scripted_reply`);
+    `/v1/chat/completions` answers as OpenClaw does (a `chat.completion` with the text
+    `chat_reply(body)`) when `chat_reply` is set; anything else echoes a JSON summary.
+    `on_request`, if set, is called with each request's head as it arrives (in the upstream's
+    thread), e.g. to look at the audit log at the moment OpenClaw would act.
     """
 
     requests: list[Received] = field(default_factory=list)
     on_request: Callable[[Received], None] | None = None
+    chat_reply: Callable[[dict[str, Any]], str] | None = None
     disconnects: list[str] = field(default_factory=list)
     ws_messages: list[str | bytes] = field(default_factory=list)
     ready: bool = True
@@ -131,6 +134,8 @@ class RecordingUpstream:
             return await self._stream(request)
         if request.path == "/reply":
             return await self._scripted(request, received.body)
+        if request.path == "/v1/chat/completions" and self.chat_reply is not None:
+            return web.json_response(chat_completion(self.chat_reply(json.loads(received.body))))
         if request.path == "/slow":
             await asyncio.sleep(float(request.query.get("delay", "1")))
         return web.json_response(
@@ -203,6 +208,24 @@ class RecordingUpstream:
         self._loop.call_soon_threadsafe(self._loop.stop)
 
 
+def chat_completion(text: str) -> dict[str, Any]:
+    """A non-streamed `/v1/chat/completions` answer, as OpenClaw gives one."""
+    return {
+        "id": "chatcmpl-" + os.urandom(8).hex(),
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": "openclaw",
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": text},
+                "finish_reason": "stop",
+            }
+        ],
+        "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+    }
+
+
 def serve_in_thread(
     make_runner: Callable[[], web.BaseRunner], name: str
 ) -> tuple[asyncio.AbstractEventLoop, web.BaseRunner, int]:
@@ -259,8 +282,29 @@ def free_port() -> int:
         return port
 
 
+# The recording upstream answers on paths of its own (`/sse`, `/reply`, ...): proxies in front of it
+# offer every path, so the tests of the other stages are not about routing (tests/**/test_routes*).
+OPEN_ROUTE_TABLE = {
+    "routes": [
+        {
+            "id": f"OSS-ROUTE-90{number}",
+            "name": "recording-upstream",
+            "methods": list(ALLOWED_METHODS),
+            "paths": ["/", "/**"],
+            "websocket": websocket,
+            "rationale": "Test only: every path of the recording upstream.",
+            "examples": {"offered": ["GET /sse"], "refused": ["TRACE /"]},
+        }
+        for number, websocket in ((1, False), (2, True))
+    ]
+}
+
+
 def proxy_environment(upstream_url: str, data_dir: Path, **extra: str) -> dict[str, str]:
-    """Environment for a proxy in front of `upstream_url` with the test tokens."""
+    """Environment for a proxy in front of `upstream_url` with the test tokens, offering every
+    path (`OPEN_ROUTE_TABLE`, written into `data_dir`) unless PROXY_ROUTES_PATH is given."""
+    routes = data_dir / "open-routes.json"
+    routes.write_text(json.dumps(OPEN_ROUTE_TABLE))
     ours = {name.upper() for name in Settings.model_fields}
     env = {key: value for key, value in os.environ.items() if key.upper() not in ours}
     env.update(
@@ -271,6 +315,7 @@ def proxy_environment(upstream_url: str, data_dir: Path, **extra: str) -> dict[s
         AUDIT_LOG_PATH=str(data_dir / "audit.jsonl"),
         PROXY_HOST="127.0.0.1",
         PROXY_PORT=str(free_port()),
+        PROXY_ROUTES_PATH=str(routes),
     )
     env.update(extra)
     return env

@@ -164,6 +164,18 @@ def _load_detection(detection: DetectionConfig) -> str:
     return f"{detection.prompt_rules}, {detection.indirect_rules}, {detection.classifier_model}"
 
 
+def _describe_relays(settings: Settings) -> str:
+    config = settings.webhook_config()
+    if config is None:
+        return "off (no TELEGRAM_BOT_TOKEN or WHATSAPP_ACCESS_TOKEN)"
+    relays = []
+    if config.telegram is not None:
+        relays.append(f"Telegram ({len(config.telegram.allowed_users)} allowed users)")
+    if config.whatsapp is not None:
+        relays.append(f"WhatsApp ({len(config.whatsapp.allowed_numbers)} allowed numbers)")
+    return ", ".join(relays)
+
+
 def startup_loaders(settings: Settings) -> list[Loader]:
     detection = settings.detection_config()
     return [
@@ -185,6 +197,7 @@ def startup_loaders(settings: Settings) -> list[Loader]:
                 f"({load_quarantine_list(settings, find_node())} entries)"
             ),
         ),
+        Loader("phone relays", "TELEGRAM_*, WHATSAPP_*", lambda: _describe_relays(settings)),
     ]
 
 

@@ -268,6 +268,8 @@ def stack_secrets(settings: Settings) -> dict[str, Path]:
         secrets["AUDIT_ANCHOR_PATH"] = settings.audit_anchor_path.resolve().parent
     if settings.client_tokens_file is not None:
         secrets["CLIENT_TOKENS_FILE"] = settings.client_tokens_file.resolve()
+    # The phone relays' replay set: a command that could edit it could replay a message.
+    secrets["WEBHOOK_REPLAY_PATH"] = settings.webhook_replay_file().resolve().parent
     return secrets
 
 

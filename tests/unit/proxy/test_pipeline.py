@@ -41,9 +41,9 @@ class Final(Record):
 
 
 def test_default_stages_are_in_pipeline_order() -> None:
-    """auth, probes, approvals, sanitize, frames, session, intent, forward, scan_response, audit:
-    request stages, the durable intent record right before the forwarder, response stages, audit
-    last."""
+    """auth, probes, approvals, routes, sanitize, frames, session, intent, forward, scan_response,
+    audit: request stages, the durable intent record right before the forwarder, response stages,
+    audit last."""
     settings = Settings(
         _env_file=None,
         openclaw_gateway_token=TEST_GATEWAY_TOKEN,
@@ -56,6 +56,7 @@ def test_default_stages_are_in_pipeline_order() -> None:
         "auth",
         "probes",
         "approvals",
+        "routes",
         "sanitize",
         "frames",
         "session",

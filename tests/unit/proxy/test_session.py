@@ -202,13 +202,3 @@ async def test_other_sessions_are_refused_by_path(key: str, action: str) -> None
     with pytest.raises(Reject) as caught:
         await BindSession()(flow)
     assert (caught.value.status, caught.value.code) == (403, "foreign_session")
-
-
-async def test_direct_tool_invocation_is_refused() -> None:
-    """/tools/invoke (any tool, any session named in its body) is 403 route_refused."""
-    body = json.dumps({"tool": "sessions_history", "sessionKey": "oss:alice:openai:1"}).encode()
-    flow = make_flow("/tools/invoke", body=[body])
-    flow.actor = "alice"
-    with pytest.raises(Reject) as caught:
-        await BindSession()(flow)
-    assert (caught.value.status, caught.value.code) == (403, "route_refused")

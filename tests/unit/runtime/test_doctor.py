@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
 from openclaw_secure_stack import resources
 from openclaw_secure_stack.audit.sink import CapturingSink
@@ -87,8 +88,21 @@ def test_the_packaged_files_pass_every_start_up_loader(tmp_path: Path) -> None:
         ("detection rules and classifier", Status.passed),
         ("prompt-guard plugin", Status.passed),
         ("quarantine list", Status.passed),
+        ("phone relays", Status.passed),
     ]
     assert checks[2].detail.endswith("(0 entries)")
+    assert checks[3].detail.startswith("off")
+
+
+def test_a_half_configured_relay_fails_its_loader_naming_the_settings(tmp_path: Path) -> None:
+    """A bot token without an allowlist or secret stops `up` and `doctor` before anything."""
+    settings = settings_for(tmp_path).model_copy(
+        update={"telegram_bot_token": SecretStr("123:abc"), "whatsapp_access_token": SecretStr("x")}
+    )
+    [relays] = [check_loader(loader) for loader in startup_loaders(settings)][3:]
+    assert relays.status is Status.failed
+    for setting in ("TELEGRAM_WEBHOOK_SECRET", "TELEGRAM_ALLOWED_USERS", "WHATSAPP_APP_SECRET"):
+        assert setting in relays.detail
 
 
 def _broken_model(tmp_path: Path) -> Path:

@@ -213,6 +213,7 @@ def test_with_default_settings_no_secret_is_inside_the_sandbox(tmp_path: Path) -
         "AUDIT_ANCHOR_PATH",
         ".env",
         "CLIENT_TOKENS_FILE",
+        "WEBHOOK_REPLAY_PATH",
     }
     require_hidden(default_plan(tmp_path, settings), secrets)
 
@@ -224,6 +225,7 @@ def test_with_default_settings_no_secret_is_inside_the_sandbox(tmp_path: Path) -
         ("audit_anchor_path", "data/openclaw/audit.anchor"),
         ("client_tokens_file", "data/openclaw/state/tokens"),
         ("client_tokens_file", "pg/tokens"),
+        ("webhook_replay_path", "data/openclaw/state/replay.sqlite"),
     ],
 )
 def test_a_secret_placed_where_openclaw_can_read_it_stops_up(

@@ -17,6 +17,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
+from openclaw_secure_stack.model_gateway import codec
 from openclaw_secure_stack.model_gateway.config import ProviderConfig
 from openclaw_secure_stack.model_gateway.errors import GatewayError, invalid
 from openclaw_secure_stack.model_gateway.providers.http import ProviderHTTP, provider_message
@@ -52,7 +53,7 @@ class AnthropicProvider:
         }
 
     async def open(self, request: dict[str, Any]) -> AsyncIterator[list[dict[str, Any]]]:
-        body = json.dumps(messages_request(request, self._model)).encode()
+        body = codec.dumps(messages_request(request, self._model))
         events = await self._http.stream(self._url, self._headers, body)
         return openai_chunks(events, self._model)
 
@@ -346,8 +347,8 @@ async def openai_chunks(
 
 def _parsed(event: Event) -> tuple[str, dict[str, Any]]:
     try:
-        data = json.loads(event.data) if event.data else {}
-    except ValueError:
+        data = codec.loads(event.data) if event.data else {}
+    except codec.InvalidJSON:
         raise GatewayError(502, "provider_invalid", "the model provider sent bad JSON") from None
     if not isinstance(data, dict):
         raise GatewayError(502, "provider_invalid", "the model provider sent a non-object")

@@ -4,10 +4,10 @@ audited with its token counts (a client that did not ask for usage does not get 
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from typing import Any
 
+from openclaw_secure_stack.model_gateway import codec
 from openclaw_secure_stack.model_gateway.config import ProviderConfig
 from openclaw_secure_stack.model_gateway.errors import GatewayError
 from openclaw_secure_stack.model_gateway.providers.http import ProviderHTTP, provider_message
@@ -34,8 +34,7 @@ class OpenAIProvider:
         }
         # Always re-serialised, never the client's bytes: the provider must parse exactly what
         # was scanned (a duplicate key read differently by its parser would bypass the scan).
-        # ASCII JSON: a lone surrogate the client sent stays a valid \u escape.
-        encoded = json.dumps(body).encode()
+        encoded = codec.dumps(body)
         return _chunks(await self._http.stream(self._url, self._headers, encoded))
 
     async def close(self) -> None:
@@ -57,8 +56,8 @@ async def _chunks(batches: AsyncIterator[list[Event]]) -> AsyncIterator[list[dic
 
 def _chunk(event: Event) -> dict[str, Any]:
     try:
-        chunk = json.loads(event.data)
-    except ValueError:
+        chunk = codec.loads(event.data)
+    except codec.InvalidJSON:
         raise GatewayError(502, "provider_invalid", "the model provider sent bad JSON") from None
     if not isinstance(chunk, dict):
         raise GatewayError(502, "provider_invalid", "the model provider sent a non-object")
