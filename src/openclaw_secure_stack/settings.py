@@ -28,6 +28,12 @@ from pydantic import (
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from openclaw_secure_stack import resources
+from openclaw_secure_stack.model_gateway.config import (
+    LOOPBACK,
+    GatewayConfig,
+    GatewayConfigError,
+    ProviderConfig,
+)
 
 MIB = 1024 * 1024
 MIN_TOKEN_CHARS = 16
@@ -259,9 +265,42 @@ class Settings(BaseSettings):
         None,
         description="OpenAI-compatible base URL OpenClaw's model calls go to (e.g. .../v1).",
     )
-    model_api_key: SecretStr | None = Field(None, description="API key for MODEL_BASE_URL.")
+    model_api_key: SecretStr | None = Field(
+        None,
+        description=(
+            "API key for MODEL_BASE_URL; only the model gateway's process holds it (a local "
+            "server that needs none takes any value)."
+        ),
+    )
     model_name: str = Field(
         "gpt-4o-mini", min_length=1, description="Model id requested from the provider."
+    )
+    model_provider: Literal["openai", "anthropic"] = Field(
+        "openai",
+        description=(
+            "What MODEL_BASE_URL speaks: openai (OpenAI-compatible: OpenAI, Ollama, vLLM, ...) "
+            "or anthropic (the Messages API)."
+        ),
+    )
+    model_gateway_host: str = Field(
+        "127.0.0.1", description="Loopback address the model gateway listens on."
+    )
+    model_gateway_port: int = Field(
+        8081, ge=1, le=65535, description="Port of the model gateway (OpenClaw's provider)."
+    )
+    model_gateway_key: SecretStr | None = Field(
+        None,
+        description=(
+            "Key OpenClaw presents to the model gateway (`model-gateway`; `up` makes a new one "
+            "on every start)."
+        ),
+    )
+    internal_api_token: SecretStr | None = Field(
+        None,
+        description=(
+            "Token of the stack's internal API (the model gateway's /internal/ routes); `up` "
+            "makes one on every start, in DATA_DIR/run/internal-api-token."
+        ),
     )
     openclaw_install_dir: Path | None = Field(
         None,
@@ -623,9 +662,19 @@ class Settings(BaseSettings):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/") if value else value
 
-    @field_validator("audit_key")
+    @field_validator("model_gateway_host")
     @classmethod
-    def _long_audit_key(cls, value: SecretStr | None) -> SecretStr | None:
+    def _loopback_host(cls, value: str) -> str:
+        if value not in LOOPBACK:
+            raise ValueError(
+                f"{value!r} is not loopback; the gateway spends the provider key for whoever "
+                f"holds its key, so it listens on {', '.join(sorted(LOOPBACK))} only"
+            )
+        return value
+
+    @field_validator("audit_key", "model_gateway_key", "internal_api_token")
+    @classmethod
+    def _long_key(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and len(value.get_secret_value()) < 32:
             raise ValueError("must be at least 32 characters (try: openssl rand -hex 32)")
         return value
@@ -757,6 +806,51 @@ class Settings(BaseSettings):
             approval_ttl=self.approval_ttl_seconds,
         )
 
+    def model_provider_config(self) -> ProviderConfig | None:
+        """The real provider, or None when no model is configured (no MODEL_BASE_URL).
+
+        Raises SettingsError when MODEL_BASE_URL is set without MODEL_API_KEY: a key-less
+        provider would fail on the first chat, not at start-up. A local server that needs no
+        key (Ollama, vLLM) accepts any value.
+        """
+        if self.model_base_url is None:
+            return None
+        if self.model_api_key is None or not self.model_api_key.get_secret_value():
+            raise SettingsError(_MISSING["MODEL_API_KEY"])
+        return ProviderConfig(
+            kind=self.model_provider,
+            base_url=self.model_base_url,
+            api_key=self.model_api_key.get_secret_value(),
+            model=self.model_name,
+        )
+
+    def model_gateway_config(self) -> GatewayConfig:
+        """What `model-gateway` runs with; SettingsError names what is missing or unusable."""
+        provider = self.model_provider_config()
+        missing = [
+            _MISSING[variable]
+            for variable, gone in (
+                ("MODEL_BASE_URL", provider is None),
+                ("MODEL_GATEWAY_KEY", self.model_gateway_key is None),
+            )
+            if gone
+        ]
+        if missing or provider is None or self.model_gateway_key is None:
+            raise SettingsError("invalid configuration:\n  " + "\n  ".join(missing))
+        try:
+            return GatewayConfig(
+                gateway_key=self.model_gateway_key.get_secret_value(),
+                provider=provider,
+                host=self.model_gateway_host,
+                port=self.model_gateway_port,
+                internal_token=(
+                    self.internal_api_token.get_secret_value() if self.internal_api_token else None
+                ),
+                scan_thread_threshold=self.detect_thread_threshold_bytes,
+            )
+        except GatewayConfigError as exc:  # every value was checked above: a bug if reached
+            raise SettingsError(f"model gateway: {exc}") from None
+
     def proxy_config(self) -> ProxyConfig:
         """What `serve` runs with; every missing secret is named in one SettingsError."""
         absent = {
@@ -790,6 +884,19 @@ class Settings(BaseSettings):
 
 
 _MISSING = {
+    "MODEL_API_KEY": (
+        "MODEL_API_KEY: not set, but MODEL_BASE_URL is; set the provider's key (a local server "
+        "that needs none, such as Ollama or vLLM, takes any value, e.g. MODEL_API_KEY=local), "
+        "or unset MODEL_BASE_URL to run without a model"
+    ),
+    "MODEL_BASE_URL": (
+        "MODEL_BASE_URL: not set; the model gateway needs the provider's base URL "
+        "(e.g. https://api.openai.com/v1)"
+    ),
+    "MODEL_GATEWAY_KEY": (
+        "MODEL_GATEWAY_KEY: not set; the key OpenClaw presents to the gateway, at least 32 "
+        "characters (`up` makes one on every start)"
+    ),
     "OPENCLAW_GATEWAY_TOKEN": (
         "OPENCLAW_GATEWAY_TOKEN: not set; the proxy needs its own token for OpenClaw "
         "(a random secret, also put in OpenClaw's gateway.auth.token)"

@@ -32,6 +32,8 @@ they all run on one worker, see tests/conftest.py):
     stack.new_session()      a fresh session id
     stack.post(path, body, token=..., headers=None) -> HttpResult  (any path, via the proxy)
     stack.openclaw_traces(marker) -> list of OpenClaw files (state, logs) containing `marker`
+    stack.audit_records(event=None) -> the audit log's records (proxy and model gateway), in order
+    stack.model_gateway_port  the model gateway's port (a free one per session)
     stack.reconfigured(**env)  context manager: restart `up` with other settings (environment
                              variables, e.g. INDIRECT_RULES_PATH="/missing.json"; None unsets
                              one; no arguments just restarts, e.g. to re-read the quarantine

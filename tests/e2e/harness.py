@@ -24,6 +24,7 @@ from typing import Any
 from fake_llm import FakeLLM
 
 from openclaw_secure_stack import resources
+from openclaw_secure_stack.audit.log import chain_paths
 from openclaw_secure_stack.runtime.stack import read_state
 from openclaw_secure_stack.runtime.supervisor import descendants, is_running
 
@@ -42,8 +43,13 @@ INHERITED_SETTINGS = (
     "UPSTREAM_URL",
     "MODEL_BASE_URL",
     "MODEL_API_KEY",
+    "MODEL_PROVIDER",
+    "MODEL_GATEWAY_HOST",
+    "MODEL_GATEWAY_PORT",
+    "MODEL_GATEWAY_KEY",
     "OPENCLAW_SANDBOX",
 )
+PROVIDER_KEY = "fake-provider-key"
 
 
 def free_port() -> int:
@@ -124,6 +130,7 @@ class StackHandle:
     base_env: dict[str, str]
     proxy_port: int = field(default_factory=free_port)
     openclaw_port: int = field(default_factory=free_port)
+    model_gateway_port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
     client_token: str = ""
     gateway_token: str = ""
@@ -156,7 +163,8 @@ class StackHandle:
             PROXY_PORT=str(self.proxy_port),
             OPENCLAW_PORT=str(self.openclaw_port),
             MODEL_BASE_URL=self.llm.base_url,
-            MODEL_API_KEY="fake-provider-key",
+            MODEL_API_KEY=PROVIDER_KEY,
+            MODEL_GATEWAY_PORT=str(self.model_gateway_port),
             MODEL_NAME="fake-model",
             AUDIT_LOG_PATH=str(self.audit_log_path),
             PROMPT_GUARD_DIR=str(resources.PROMPT_GUARD_PLUGIN),
@@ -198,7 +206,12 @@ class StackHandle:
         secrets = self.data_dir / "secrets"
         self.client_token = (secrets / "client-tokens").read_text().strip().split(":", 1)[1]
         self.gateway_token = (secrets / "gateway-token").read_text().strip()
-        self.started = [self.process.pid, state.gateway_pid, state.proxy_pid]
+        self.started = [
+            self.process.pid,
+            state.gateway_pid,
+            state.proxy_pid,
+            *([state.model_gateway_pid] if state.model_gateway_pid else []),
+        ]
         self.started += descendants(self.process.pid)
 
     def stop(self) -> None:
@@ -287,6 +300,16 @@ class StackHandle:
         if stream:
             body["stream"] = True
         return self.post("/v1/chat/completions", body, token=token)
+
+    def audit_records(self, event: str | None = None) -> list[dict[str, Any]]:
+        """Every record of the audit log (rotated files included), in order; only `event`'s
+        if given."""
+        records = [
+            json.loads(line)
+            for path in chain_paths(self.audit_log_path)
+            for line in path.read_bytes().splitlines()
+        ]
+        return [r for r in records if event is None or r["event"] == event]
 
     def openclaw_traces(self, marker: str) -> list[Path]:
         """Files under OpenClaw's data (state, transcripts, logs) whose bytes contain `marker`."""

@@ -10,7 +10,6 @@ import uuid
 from harness import StackHandle
 
 from openclaw_secure_stack.audit.anchor import SLOT_BYTES, default_anchor_path
-from openclaw_secure_stack.audit.log import chain_paths
 
 
 def test_chat_turn_is_audited_before_and_after_openclaw_acts(stack: StackHandle) -> None:
@@ -24,12 +23,7 @@ def test_chat_turn_is_audited_before_and_after_openclaw_acts(stack: StackHandle)
     assert result.status == 200, result.body
     request_id = result.headers["x-request-id"]
 
-    records = [
-        json.loads(line)
-        for path in chain_paths(stack.audit_log_path)
-        for line in path.read_bytes().splitlines()
-    ]
-    mine = [r for r in records if r["request_id"] == request_id]
+    mine = [r for r in stack.audit_records() if r["request_id"] == request_id]
     assert [(r["event"], r["outcome"]) for r in mine] == [
         ("proxy.intent", "pending"),
         ("proxy.request", "allow"),

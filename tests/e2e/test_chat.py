@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from harness import StackHandle
+from harness import PROVIDER_KEY, StackHandle
 
 from openclaw_secure_stack.runtime.no_model import NOT_CONFIGURED
 
@@ -28,7 +28,7 @@ def test_json_chat_goes_through_openclaw_to_the_model_and_back(stack: StackHandl
     # OpenClaw, not the client, made the model call: its agent prompt and tools, our provider key.
     assert calls[0].body["stream"] is True
     assert calls[0].body.get("tools")
-    assert calls[0].headers["Authorization"] == "Bearer fake-provider-key"
+    assert calls[0].headers["Authorization"] == f"Bearer {PROVIDER_KEY}"
     assert stack.openclaw_traces(marker), "OpenClaw stored no transcript with the message"
 
 

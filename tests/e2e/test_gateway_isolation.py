@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 
 from fake_llm import Reply, ToolCall
-from harness import REPO, StackHandle
+from harness import PROVIDER_KEY, REPO, StackHandle
 
 from openclaw_secure_stack.runtime.gateway_config import GatewayPaths, gateway_environment
 from openclaw_secure_stack.runtime.stack import read_state
@@ -72,7 +72,7 @@ def test_exec_env_holds_only_the_allowlisted_variables(stack: StackHandle) -> No
     assert f"HOME={stack.openclaw_root / 'home'}" in env.splitlines()
     assert printenv == "(no output)\n\n(Command exited with code 1)"
     assert {entry.split("=", 1)[0] for entry in own.split("\\x00") if entry} == given
-    assert "fake-provider-key" not in env + own
+    assert PROVIDER_KEY not in env + own
 
 
 def test_exec_cannot_read_the_secret_files_by_any_path(stack: StackHandle) -> None:
@@ -100,17 +100,18 @@ def test_exec_cannot_read_the_secret_files_by_any_path(stack: StackHandle) -> No
 
 
 def test_the_provider_key_is_not_in_openclaws_reach(stack: StackHandle) -> None:
-    """OpenClaw's config holds only the relay's key; the provider still gets the real one."""
+    """OpenClaw's config holds only the model gateway's key; the provider still gets the real
+    one, from the gateway."""
     config, state = exec_results(
         stack,
         'cat "$OPENCLAW_CONFIG_PATH"',
         f'grep -rl "fake-""provider-key" {stack.openclaw_root}; echo searched',
     )
     assert '"apiKey": "' in config  # the file was read
-    assert "fake-provider-key" not in config
+    assert PROVIDER_KEY not in config
     assert state.strip() == "searched"
     assert {request.headers.get("Authorization") for request in stack.llm.requests} == {
-        "Bearer fake-provider-key"
+        f"Bearer {PROVIDER_KEY}"
     }
 
 

@@ -117,6 +117,11 @@ BAD_VALUES: dict[str, tuple[str, str]] = {
     "OPENCLAW_SANDBOX": ("docker", "Input should be 'bwrap' or 'off'"),
     "MODEL_BASE_URL": ("api.openai.com", "must start with http:// or https://"),
     "MODEL_NAME": ("", "at least 1 character"),
+    "MODEL_PROVIDER": ("bedrock", "Input should be 'openai' or 'anthropic'"),
+    "MODEL_GATEWAY_HOST": ("0.0.0.0", "is not loopback"),
+    "MODEL_GATEWAY_PORT": ("65536", "less than or equal to 65535"),
+    "MODEL_GATEWAY_KEY": ("short", "at least 32 characters"),
+    "INTERNAL_API_TOKEN": ("short", "at least 32 characters"),
     "PROMPT_GUARD_DIR": ("{tmp}", "is not an OpenClaw plugin folder"),
     "QUARANTINE_LIST_PATH": ("{tmp}/missing.json", "is not a file (unset it"),
     "PROMPT_RULES_PATH": ("{tmp}/missing.json", "is not a file (unset it"),
@@ -283,3 +288,51 @@ def test_audit_config_needs_the_audit_key(tmp_path: Path) -> None:
         load_settings(audit_log_path=tmp_path / "a.jsonl").audit_config()
     config = load_settings(audit_log_path=tmp_path / "a.jsonl", audit_key="k" * 32).audit_config()
     assert (config.path, config.key) == (tmp_path / "a.jsonl", b"k" * 32)
+
+
+def test_no_model_url_means_no_provider_and_no_gateway() -> None:
+    """Without MODEL_BASE_URL there is no provider; the gateway's config names what it lacks."""
+    settings = load_settings()
+    assert settings.model_provider_config() is None
+    with pytest.raises(SettingsError) as caught:
+        settings.model_gateway_config()
+    assert [line.split(":")[0].strip() for line in str(caught.value).splitlines()[1:]] == [
+        "MODEL_BASE_URL",
+        "MODEL_GATEWAY_KEY",
+    ]
+
+
+def test_a_provider_url_without_its_key_is_refused_naming_it() -> None:
+    """MODEL_BASE_URL without MODEL_API_KEY fails at start-up, not on the first chat."""
+    settings = load_settings(model_base_url="http://127.0.0.1:11434/v1")
+    with pytest.raises(SettingsError, match=r"^MODEL_API_KEY: not set.*MODEL_API_KEY=local"):
+        settings.model_provider_config()
+
+
+def test_the_gateway_config_carries_the_provider_and_loopback_listener() -> None:
+    """Provider kind, URL, key and model; host and port; the key never shows in its repr."""
+    config = load_settings(
+        model_base_url="https://api.anthropic.com/v1/",
+        model_api_key="sk-ant-secret",
+        model_provider="anthropic",
+        model_name="claude-x",
+        model_gateway_host="::1",
+        model_gateway_port=18081,
+        model_gateway_key="g" * 32,
+    ).model_gateway_config()
+    assert (config.provider.kind, config.provider.base_url) == (
+        "anthropic",
+        "https://api.anthropic.com/v1",
+    )
+    assert (config.provider.api_key, config.provider.model) == ("sk-ant-secret", "claude-x")
+    assert (config.host, config.port, config.gateway_key) == ("::1", 18081, "g" * 32)
+    assert config.base_url == "http://[::1]:18081/v1"
+    assert "sk-ant-secret" not in repr(config) and "g" * 32 not in repr(config)
+    assert config.provider.summary == "claude-x (anthropic) at api.anthropic.com"
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "10.0.0.5", "::", "example.com"])
+def test_the_gateway_listens_on_loopback_only(host: str) -> None:
+    """A non-loopback MODEL_GATEWAY_HOST is refused, naming the setting."""
+    with pytest.raises(SettingsError, match=r"MODEL_GATEWAY_HOST: .*is not loopback"):
+        load_settings(model_gateway_host=host)

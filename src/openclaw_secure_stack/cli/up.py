@@ -17,7 +17,7 @@ from rich.text import Text
 
 from openclaw_secure_stack.cli.audit import FormatOption, OutputFormat
 from openclaw_secure_stack.runtime.credentials import CredentialError
-from openclaw_secure_stack.runtime.doctor import Status, run_checks, startup_loaders
+from openclaw_secure_stack.runtime.doctor import Status, answers, run_checks, startup_loaders
 from openclaw_secure_stack.runtime.install import InstallError
 from openclaw_secure_stack.runtime.node import NodeError
 from openclaw_secure_stack.runtime.sandbox import SandboxError
@@ -46,6 +46,9 @@ def banner(state: RunState, token: str | None) -> Group:
     lines.append(f"{state.proxy_url}/v1/chat/completions\n")
     lines.append("Model       ", style="bold")
     lines.append(f"{state.model}\n")
+    if state.model_gateway_url:
+        lines.append("Gateway     ", style="bold")
+        lines.append(f"{state.model_gateway_url} (pid {state.model_gateway_pid}, holds the key)\n")
     lines.append("OpenClaw    ", style="bold")
     lines.append(f"{state.openclaw_version} (pid {state.gateway_pid}, loopback only)\n")
     lines.append("Data        ", style="bold")
@@ -103,14 +106,16 @@ async def _run(settings: Settings, console: Console) -> None:
 
 
 def up() -> None:
-    """Start OpenClaw (loopback only) and the authenticating proxy in front of it.
+    """Start OpenClaw (loopback only), its model gateway and the authenticating proxy.
 
     The first run installs the pinned OpenClaw with npm (about 650 MB, once per lockfile
     version) and creates a client token, the gateway token and the audit key under DATA_DIR
     (0600 files; values from the environment or .env win). It then prints the URL and the
-    token to use. OpenClaw is restarted if it dies; Ctrl-C or SIGTERM stops everything.
-    Without MODEL_BASE_URL the stack still runs, and chat requests get an error that says how
-    to configure a model.
+    token to use. OpenClaw's model provider is the model gateway (MODEL_GATEWAY_HOST and
+    MODEL_GATEWAY_PORT, loopback), which alone holds MODEL_API_KEY; OpenClaw gets a key for the
+    gateway only, new on every start. A child that dies is restarted; Ctrl-C or SIGTERM stops
+    everything. Without MODEL_BASE_URL the stack still runs (no gateway), and chat requests
+    get an error that says how to configure a model.
     """
     console = Console(highlight=False)
     errors = Console(stderr=True, highlight=False)
@@ -138,7 +143,8 @@ def _alive(pid: int) -> bool:
 
 
 def status(output: FormatOption = OutputFormat.text) -> None:
-    """Whether `up` is running for DATA_DIR: URLs, process ids and versions. Exit 1 if not."""
+    """Whether `up` is running for DATA_DIR: URLs, process ids, versions, and whether the model
+    gateway answers (its provider kind and host, never the key). Exit 1 if not running."""
     settings = load_settings()
     state = read_state(settings.data_dir)
     processes = (
@@ -146,16 +152,23 @@ def status(output: FormatOption = OutputFormat.text) -> None:
             "up": state.up_pid,
             "openclaw": state.gateway_pid,
             "proxy": state.proxy_pid,
+            **({"model gateway": state.model_gateway_pid} if state.model_gateway_pid else {}),
         }
         if state
         else {}
     )
     alive = {name: _alive(pid) for name, pid in processes.items()}
+    listening = bool(
+        state
+        and state.model_gateway_url
+        and answers(state.model_gateway_url.removesuffix("/v1") + "/health", timeout=2.0)
+    )
     if output is OutputFormat.json:
         document = {
             "running": state is not None,
             "state": asdict(state) if state else None,
             "alive": alive,
+            "model_gateway_listening": listening,
         }
         sys.stdout.write(json.dumps(document) + "\n")
     else:
@@ -168,6 +181,11 @@ def status(output: FormatOption = OutputFormat.text) -> None:
             table.add_row("openclaw", f"{state.gateway_url} (openclaw {state.openclaw_version})")
             table.add_row("node", state.node_version)
             table.add_row("model", state.model)
+            if state.model_gateway_url:
+                answering = "listening" if listening else "NOT ANSWERING"
+                table.add_row("model gateway", f"{state.model_gateway_url} ({answering})")
+            else:
+                table.add_row("model gateway", "not started (no model configured)")
             table.add_row("data dir", state.data_dir)
             table.add_row("started", state.started_at)
             for name, pid in processes.items():

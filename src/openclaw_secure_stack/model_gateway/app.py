@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import hmac
 import logging
 import os
 import time
@@ -27,6 +26,7 @@ from openclaw_secure_stack.model_gateway import codec
 from openclaw_secure_stack.model_gateway.config import GatewayConfig
 from openclaw_secure_stack.model_gateway.decisions import AllowAll, ToolCallDecider
 from openclaw_secure_stack.model_gateway.errors import GatewayError, failed, invalid
+from openclaw_secure_stack.model_gateway.internal import InternalAPI, bearer_matches
 from openclaw_secure_stack.model_gateway.provenance import (
     MemoryProvenance,
     ProvenanceStore,
@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 
 CALLER = "openclaw"
 EVENT = "model_gateway.call"
+INTERNAL_EVENT = "model_gateway.internal"
 CHAT_PATH = "/v1/chat/completions"
 ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
 
@@ -111,6 +112,7 @@ class GatewayApp:
         self._sink = sink
         self._decider = decider
         self._key = config.gateway_key.encode()
+        self.internal = InternalAPI(config.internal_token, provenance)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -173,6 +175,8 @@ class GatewayApp:
         method, path = scope.get("method", "GET"), scope.get("path", "")
         if path == "/health" and method == "GET":
             return _json(200, {"status": "ok"})
+        if path.startswith("/internal/"):
+            return self._internal(method, path, headers, request_id)
         if not self._authorized(headers):
             raise GatewayError(401, "invalid_api_key", "a valid gateway key is required")
         if path == "/v1/models" and method == "GET":
@@ -189,11 +193,29 @@ class GatewayApp:
         raise GatewayError(404, "not_found", f"no such endpoint: {path[:200]}")
 
     def _authorized(self, headers: Headers) -> bool:
-        values = headers.get_all("authorization")
-        if len(values) != 1:
-            return False
-        scheme, _, key = values[0].partition(" ")
-        return scheme.lower() == "bearer" and hmac.compare_digest(key.strip().encode(), self._key)
+        return bearer_matches(headers, self._key)
+
+    def _internal(self, method: str, path: str, headers: Headers, request_id: str) -> _Reply:
+        """The internal API's answer, audited (refusals too) before it is sent."""
+        details: dict[str, object] = {"method": method, "path": path[:200]}
+        try:
+            route, answer = self.internal.answer(method, path, headers)
+        except GatewayError as exc:
+            actor = None if exc.status == 401 else "internal"
+            self.audit(
+                AuditEvent(
+                    INTERNAL_EVENT,
+                    "deny",
+                    actor,
+                    request_id,
+                    {**details, "status": exc.status, "error": exc.code},
+                )
+            )
+            exc.audited = True
+            raise
+        details |= {"route": route, "status": answer.status, **answer.details}
+        self.audit(AuditEvent(INTERNAL_EVENT, "allow", "internal", request_id, details))
+        return _json(answer.status, answer.payload)
 
     async def _read_request(
         self, headers: Headers, receive: Receive

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Literal
+from urllib.parse import urlsplit
 
 ProviderKind = Literal["openai", "anthropic"]
 PROVIDER_KINDS: tuple[ProviderKind, ...] = ("openai", "anthropic")
@@ -33,6 +34,13 @@ class ProviderConfig:
         if not self.model:
             raise GatewayConfigError("provider model: not set")
 
+    @property
+    def summary(self) -> str:
+        """Kind, host and model, for people: never the key, nor a user or password in the URL."""
+        parts = urlsplit(self.base_url)
+        host = parts.hostname or "?"
+        return f"{self.model} ({self.kind}) at {host}{f':{parts.port}' if parts.port else ''}"
+
     def __repr__(self) -> str:
         return (
             f"ProviderConfig(kind={self.kind!r}, base_url={self.base_url!r}, model={self.model!r})"
@@ -50,6 +58,8 @@ class GatewayConfig:
     gateway_key: str
     provider: ProviderConfig
     host: str = "127.0.0.1"
+    # Opens the internal API (`internal.py`) to the stack's own services; None: closed.
+    internal_token: str | None = None
     port: int = 8081
     allow_remote: bool = False
     max_body_bytes: int = 10 << 20
@@ -65,6 +75,10 @@ class GatewayConfig:
     def __post_init__(self) -> None:
         if len(self.gateway_key) < 32:
             raise GatewayConfigError("gateway key: must be at least 32 characters")
+        if self.internal_token is not None and len(self.internal_token) < 32:
+            raise GatewayConfigError("internal token: must be at least 32 characters")
+        if self.internal_token is not None and self.internal_token == self.gateway_key:
+            raise GatewayConfigError("internal token: must differ from the gateway key")
         if self.host not in LOOPBACK and not self.allow_remote:
             raise GatewayConfigError(
                 f"listen host {self.host!r} is not loopback; the gateway listens on loopback only"
@@ -78,5 +92,15 @@ class GatewayConfig:
             if not getattr(self, name) > 0:
                 raise GatewayConfigError(f"{name}: must be a positive number of seconds")
 
+    @property
+    def base_url(self) -> str:
+        """The OpenAI-style base URL clients (OpenClaw) call."""
+        return f"http://{http_host(self.host)}:{self.port}/v1"
+
     def __repr__(self) -> str:
         return f"GatewayConfig(host={self.host!r}, port={self.port}, provider={self.provider!r})"
+
+
+def http_host(host: str) -> str:
+    """`host` as written in a URL (an IPv6 address in brackets)."""
+    return f"[{host}]" if ":" in host else host

@@ -8,37 +8,47 @@ from functools import partial
 from pathlib import Path
 
 from openclaw_secure_stack import asgi
-from openclaw_secure_stack.audit.log import AuditLog
 from openclaw_secure_stack.detect import load_detector
 from openclaw_secure_stack.model_gateway.app import GatewayApp, build_app
 from openclaw_secure_stack.model_gateway.config import GatewayConfig
+from openclaw_secure_stack.model_gateway.decisions import ToolCallDecider
+from openclaw_secure_stack.proxy.server import audit_log
+from openclaw_secure_stack.settings import AuditConfig, Settings
 
 
 @dataclass(frozen=True)
 class Resources:
-    """The files the gateway reads at start-up: rules and the audit log with its key."""
+    """The files the gateway reads at start-up: the rules, and the audit log (the proxy's: same
+    file, anchor and key) it writes to."""
 
     direct_rules: Path
     indirect_rules: Path
-    audit_log: Path
-    audit_key: bytes
-    audit_rotate_bytes: int = 64 << 20
+    audit: AuditConfig
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Resources:
+        """Raises SettingsError when AUDIT_KEY is not set."""
+        return cls(
+            settings.prompt_rules_path, settings.indirect_rules_path, settings.audit_config()
+        )
 
     def __repr__(self) -> str:
-        return f"Resources(indirect_rules={self.indirect_rules!r}, audit_log={self.audit_log!r})"
+        return f"Resources(indirect_rules={self.indirect_rules!r}, audit_log={self.audit.path!r})"
 
 
-def worker_app(config: GatewayConfig, resources: Resources) -> GatewayApp:
-    audit = AuditLog(resources.audit_log, resources.audit_key, resources.audit_rotate_bytes)
+def worker_app(
+    config: GatewayConfig, resources: Resources, decider: ToolCallDecider | None = None
+) -> GatewayApp:
+    audit = audit_log(resources.audit)
     audit.resume("model-gateway")  # a restart is a record, never a silent continuation
     detector = load_detector(resources.direct_rules, resources.indirect_rules)
-    return build_app(config, detector, audit)
+    return build_app(config, detector, audit, decider=decider)
 
 
 def check(config: GatewayConfig, resources: Resources) -> None:
     """Load the rules and open the audit log once, so a bad file stops start-up with its cause
     (RulesError, AuditLogError) before the server starts."""
-    audit = AuditLog(resources.audit_log, resources.audit_key, resources.audit_rotate_bytes)
+    audit = audit_log(resources.audit)
     try:
         audit.check()
         load_detector(resources.direct_rules, resources.indirect_rules)
@@ -46,12 +56,19 @@ def check(config: GatewayConfig, resources: Resources) -> None:
         audit.close()
 
 
-def serve(config: GatewayConfig, resources: Resources) -> None:
-    """Serve on config.host:config.port until SIGINT/SIGTERM."""
+def serve(
+    config: GatewayConfig, resources: Resources, decider: ToolCallDecider | None = None
+) -> None:
+    """Serve on config.host:config.port until SIGINT/SIGTERM.
+
+    `decider` decides every complete tool call the model proposes (default: allow all); the
+    governance engine passes its own. It is handed to granian's worker process, so it must be
+    picklable (a module-level class, not a closure).
+    """
     check(config, resources)
     asgi.serve(
         "openclaw_secure_stack.model_gateway.server:worker_app",
-        partial(worker_app, config, resources),
+        partial(worker_app, config, resources, decider),
         host=config.host,
         port=config.port,
         workers=1,

@@ -325,13 +325,22 @@ def proxy_environment(upstream_url: str, data_dir: Path, **extra: str) -> dict[s
 def running_command(
     subcommand: str, env: Mapping[str, str], cwd: Path, *, port: int, name: str
 ) -> Iterator[None]:
-    """`openclaw-secure-stack <subcommand>` in a subprocess, until /health answers on `port`.
-    Its output goes to `cwd/<name>.log` (a pipe nobody reads would fill up and stall it)."""
+    """`openclaw-secure-stack <subcommand>` in a subprocess, until /health answers on `port`."""
     command = [sys.executable, "-c", "from openclaw_secure_stack.cli.main import app; app()"]
+    with running_program([*command, subcommand], env, cwd, port=port, name=name):
+        yield
+
+
+@contextlib.contextmanager
+def running_program(
+    argv: Sequence[str], env: Mapping[str, str], cwd: Path, *, port: int, name: str
+) -> Iterator[None]:
+    """`argv` in a subprocess, until /health answers on `port`. Its output goes to
+    `cwd/<name>.log` (a pipe nobody reads would fill up and stall it)."""
     log_path = cwd / f"{name}.log"
     with log_path.open("ab") as log_file:
-        process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            [*command, subcommand],
+        process = subprocess.Popen(  # noqa: S603 - our own interpreter and programs
+            list(argv),
             env=dict(env),
             cwd=cwd,
             stdout=log_file,

@@ -1,7 +1,9 @@
-"""The three secrets `up` needs: a client token, the gateway token and the audit key.
+"""The secrets `up` needs: a client token, the gateway token, the audit key, and the internal
+API's token.
 
-Each is taken from settings (environment or `.env`) when set there; otherwise it is generated on
-first run into a 0600 file under `<data_dir>/secrets/` and reused afterwards. A secrets file that
+The first three are taken from settings (environment or `.env`) when set there; otherwise each is
+generated on first run into a 0600 file under `<data_dir>/secrets/` and reused afterwards. The
+internal API's token is new on every start (`up` publishes it in `run/`). A secrets file that
 others can read is refused rather than used: a leaked gateway token is full owner access to
 OpenClaw.
 """
@@ -38,6 +40,8 @@ class Credentials:
     client_tokens_file: Path | None
     # The token `up` prints; None when clients are configured in settings (we may only hold a hash).
     generated_client_token: str | None
+    # The internal API's token: new on every start, never kept in secrets/.
+    internal_token: str
 
 
 def secrets_dir(data_dir: Path) -> Path:
@@ -73,6 +77,16 @@ def load_or_create_secret(path: Path, make: str) -> str:
     return make
 
 
+def write_private(path: Path, text: str) -> None:
+    """Replace `path` atomically with `text`, 0600 from its creation (its directory 0700)."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    staging = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    descriptor = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    staging.replace(path)
+
+
 def new_token() -> str:
     return secrets.token_urlsafe(32)
 
@@ -96,7 +110,7 @@ def prepare_credentials(settings: Settings) -> Credentials:
         refuse_gateway_token_for_clients(
             gateway_token, settings.client_digests, "CLIENT_TOKENS / CLIENT_TOKENS_FILE"
         )
-        return Credentials(gateway_token, audit_key, None, None)
+        return Credentials(gateway_token, audit_key, None, None, new_token())
     tokens_file = directory / "client-tokens"
     content = load_or_create_secret(tokens_file, f"{LOCAL_CLIENT}:{new_token()}")
     try:
@@ -105,7 +119,7 @@ def prepare_credentials(settings: Settings) -> Credentials:
     except ValueError as exc:
         raise CredentialError(f"{exc}: fix the file or delete it to generate a new token") from exc
     refuse_gateway_token_for_clients(gateway_token, digests, str(tokens_file))
-    return Credentials(gateway_token, audit_key, tokens_file, tokens.get(LOCAL_CLIENT))
+    return Credentials(gateway_token, audit_key, tokens_file, tokens.get(LOCAL_CLIENT), new_token())
 
 
 def refuse_gateway_token_for_clients(

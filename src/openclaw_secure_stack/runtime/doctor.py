@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 import shutil
 import stat
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from openclaw_secure_stack.detect import RulesError, load_configured_detector
+from openclaw_secure_stack.model_gateway.config import LOOPBACK
 from openclaw_secure_stack.runtime.credentials import secrets_dir
 from openclaw_secure_stack.runtime.install import find_install, pinned_version
 from openclaw_secure_stack.runtime.node import (
@@ -31,7 +34,9 @@ from openclaw_secure_stack.runtime.stack import (
     StackError,
     gateway_paths,
     install_root,
+    listen_ports,
     load_quarantine_list,
+    model_gateway_url,
     port_in_use,
     prompt_guard_plugin,
     read_state,
@@ -88,10 +93,7 @@ def check_install(settings: Settings) -> Check:
 def check_ports(settings: Settings) -> list[Check]:
     running = read_state(settings.data_dir)
     checks = []
-    for setting, host, port in (
-        ("OPENCLAW_PORT", "127.0.0.1", settings.openclaw_port),
-        ("PROXY_PORT", settings.proxy_host, settings.proxy_port),
-    ):
+    for setting, host, port in listen_ports(settings):
         name = f"port {setting}"
         if not port_in_use(host, port):
             checks.append(Check(name, Status.passed, f"{host}:{port} is free"))
@@ -176,6 +178,11 @@ def _describe_relays(settings: Settings) -> str:
     return ", ".join(relays)
 
 
+def _describe_provider(settings: Settings) -> str:
+    provider = settings.model_provider_config()
+    return "none configured" if provider is None else provider.summary
+
+
 def startup_loaders(settings: Settings) -> list[Loader]:
     detection = settings.detection_config()
     return [
@@ -188,6 +195,11 @@ def startup_loaders(settings: Settings) -> list[Loader]:
             "prompt-guard plugin",
             "PROMPT_GUARD_DIR",
             lambda: str(prompt_guard_plugin(settings).path),
+        ),
+        Loader(
+            "model provider",
+            "MODEL_BASE_URL, MODEL_API_KEY, MODEL_PROVIDER",
+            lambda: _describe_provider(settings),
         ),
         Loader(
             "quarantine list",
@@ -209,15 +221,57 @@ def check_loader(loader: Loader) -> Check:
     return Check(loader.name, Status.passed, detail)
 
 
-def check_model(settings: Settings) -> Check:
+def check_model_gateway(settings: Settings, timeout: float = 2.0) -> Check:
+    """With a model configured, the gateway `up` runs must answer; never shows the key."""
     if settings.model_base_url is None:
         return Check(
-            "model",
+            "model gateway",
             Status.warning,
             "no model configured: chat requests get an error explaining how to set one",
-            "set MODEL_BASE_URL, MODEL_API_KEY and MODEL_NAME",
+            "set MODEL_BASE_URL, MODEL_API_KEY and MODEL_NAME (and MODEL_PROVIDER=anthropic "
+            "for Anthropic's API)",
         )
-    return Check("model", Status.passed, f"{settings.model_name} at {settings.model_base_url}")
+    try:
+        provider = settings.model_provider_config()
+    except SettingsError as exc:
+        return Check("model gateway", Status.failed, str(exc), "set MODEL_API_KEY")
+    assert provider is not None  # model_base_url is set
+    running = read_state(settings.data_dir)
+    if running is None:
+        return Check(
+            "model gateway",
+            Status.passed,
+            f"not running; `up` starts it on {model_gateway_url(settings)} -> {provider.summary}",
+        )
+    if not running.model_gateway_url:
+        return Check(
+            "model gateway",
+            Status.failed,
+            f"the running `up` (pid {running.up_pid}) started without a model",
+            "restart `up` to use the configured model",
+        )
+    health = running.model_gateway_url.removesuffix("/v1") + "/health"
+    if not answers(health, timeout):
+        return Check(
+            "model gateway",
+            Status.failed,
+            f"{health} does not answer (pid {running.model_gateway_pid})",
+            f"see {settings.data_dir.resolve() / 'logs' / 'model-gateway.out.log'}; restart `up`",
+        )
+    return Check(
+        "model gateway",
+        Status.passed,
+        f"listening at {running.model_gateway_url} -> {running.model}",
+    )
+
+
+def answers(url: str, timeout: float) -> bool:
+    """Whether `url` answers 200 (a loopback health probe)."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - http URL we built
+            return bool(response.status == 200)
+    except (OSError, ValueError):
+        return False
 
 
 def check_gateway_config(settings: Settings) -> Check:
@@ -227,11 +281,18 @@ def check_gateway_config(settings: Settings) -> Check:
     try:
         config = json.loads(path.read_text(encoding="utf-8"))
         gateway = config["gateway"]
+        providers = config.get("models", {}).get("providers", {})
+        model_hosts = {urlsplit(str(p.get("baseUrl", ""))).hostname for p in providers.values()}
         problems = [
             message
             for message, bad in (
                 ("not bound to loopback", gateway.get("bind") != "loopback"),
                 ("no gateway token", not gateway.get("auth", {}).get("token")),
+                # Anywhere else, OpenClaw would hold a provider's key and skip the model gateway.
+                (
+                    "a model provider that is not the stack's loopback gateway",
+                    not model_hosts or not model_hosts <= LOOPBACK,
+                ),
                 ("readable by other users", stat.S_IMODE(path.stat().st_mode) & 0o077),
             )
             if bad
@@ -268,7 +329,7 @@ def run_checks(settings: Settings) -> list[Check]:
     single: list[Callable[[], Check]] = [
         check_node,
         lambda: check_install(settings),
-        lambda: check_model(settings),
+        lambda: check_model_gateway(settings),
         lambda: check_gateway_config(settings),
         lambda: check_sandbox(settings),
     ]

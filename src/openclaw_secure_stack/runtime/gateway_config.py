@@ -9,11 +9,12 @@ has a time limit, and the one model provider is the address the stack chooses.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from openclaw_secure_stack.runtime.credentials import write_private
 
 PROVIDER_ID = "stack"
 CONTEXT_WINDOW = 128_000
@@ -186,10 +187,4 @@ def gateway_environment(paths: GatewayPaths, base: Mapping[str, str]) -> dict[st
 
 def write_config(path: Path, config: Mapping[str, Any]) -> None:
     """Write atomically with 0600 permissions: the file holds the gateway token."""
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    staging = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    descriptor = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-        json.dump(config, handle, indent=2)
-        handle.write("\n")
-    staging.replace(path)
+    write_private(path, json.dumps(config, indent=2) + "\n")

@@ -1,10 +1,12 @@
-"""`up`: OpenClaw as a supervised child, the proxy in front of it, both stopped together.
+"""`up`: OpenClaw, its model gateway and the proxy as supervised children, stopped together.
 
-Order matters. OpenClaw starts first and must answer `/readyz`; then the proxy starts (as a
-child running `openclaw-secure-stack serve`) with the gateway token, and must answer `/ready`. On
-stop the proxy goes first so no client request is forwarded to a gateway that is shutting down.
-One `up` per data directory: a lock file says which process owns it, and `status` reads the
-state file that the owner writes.
+Order matters. The model gateway starts first (OpenClaw's model provider, holding the real
+provider key; with no model configured, an in-process endpoint that explains how to configure
+one takes its place) and must answer `/health`; then OpenClaw, which must answer `/readyz`; then
+the proxy (a child running `openclaw-secure-stack serve`) with the gateway token, which must
+answer `/ready`. On stop the proxy goes first so no client request is forwarded to a gateway that
+is shutting down, and the model gateway last. One `up` per data directory: a lock file says which
+process owns it, and `status` reads the state file that the owner writes.
 """
 
 from __future__ import annotations
@@ -23,11 +25,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
+from openclaw_secure_stack.model_gateway.config import ProviderConfig, http_host
 from openclaw_secure_stack.runtime.credentials import (
     Credentials,
     new_token,
     prepare_credentials,
     secrets_dir,
+    write_private,
 )
 from openclaw_secure_stack.runtime.gateway_config import (
     GatewayPaths,
@@ -42,8 +46,6 @@ from openclaw_secure_stack.runtime.install import (
     ensure_installed,
     install_plugin,
 )
-from openclaw_secure_stack.runtime.loopback import LoopbackEndpoint
-from openclaw_secure_stack.runtime.model_relay import ModelRelay
 from openclaw_secure_stack.runtime.no_model import NoModelEndpoint
 from openclaw_secure_stack.runtime.node import (
     NodeRuntime,
@@ -72,6 +74,12 @@ from openclaw_secure_stack.settings import Settings, SettingsError
 PROMPT_GUARD_ID = "prompt-guard"
 GATEWAY_READY_TIMEOUT = 120.0
 PROXY_READY_TIMEOUT = 60.0
+MODEL_GATEWAY_READY_TIMEOUT = 60.0
+# What the proxy child must not hold: it never calls the model. (Its settings may still read
+# them from `.env`, as every stack process does; none of them is inside OpenClaw's sandbox.)
+PROXY_WITHHELD = ("MODEL_API_KEY", "MODEL_GATEWAY_KEY")
+# What the model gateway child must not hold: it never calls OpenClaw nor checks client tokens.
+MODEL_GATEWAY_WITHHELD = ("OPENCLAW_GATEWAY_TOKEN", "CLIENT_TOKENS", "CLIENT_TOKENS_FILE")
 # Model calls must finish inside this; an agent run that hangs is cut off rather than held open.
 AGENT_TIMEOUT_SECONDS = 120
 
@@ -87,12 +95,14 @@ class RunState:
     up_pid: int
     gateway_pid: int
     proxy_pid: int
+    model_gateway_pid: int  # 0 when no model is configured (no gateway runs)
     proxy_url: str
     gateway_url: str
+    model_gateway_url: str  # the /v1 base URL OpenClaw calls; "" when no model is configured
     data_dir: str
     openclaw_version: str
     node_version: str
-    model: str
+    model: str  # model, provider kind and host: never the key
     started_at: str
 
 
@@ -110,6 +120,16 @@ def run_dir(data_dir: Path) -> Path:
 
 def state_path(data_dir: Path) -> Path:
     return run_dir(data_dir) / "state.json"
+
+
+def internal_token_path(data_dir: Path) -> Path:
+    """The internal API's token for this start: for the stack's own services, outside
+    OpenClaw's sandbox (run/ is never mounted there)."""
+    return run_dir(data_dir) / "internal-api-token"
+
+
+def write_internal_token(data_dir: Path, token: str) -> None:
+    write_private(internal_token_path(data_dir), token + "\n")
 
 
 def lock_path(data_dir: Path) -> Path:
@@ -163,8 +183,22 @@ def owner_lock(data_dir: Path) -> Iterator[IO[str]]:
         handle.close()
 
 
+def listen_ports(settings: Settings) -> list[tuple[str, str, int]]:
+    """(setting, host, port) of every port `up` listens on."""
+    ports = [
+        ("OPENCLAW_PORT", "127.0.0.1", settings.openclaw_port),
+        ("PROXY_PORT", settings.proxy_host, settings.proxy_port),
+    ]
+    if settings.model_base_url is not None:
+        ports.append(
+            ("MODEL_GATEWAY_PORT", settings.model_gateway_host, settings.model_gateway_port)
+        )
+    return ports
+
+
 def port_in_use(host: str, port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
@@ -273,23 +307,43 @@ def stack_secrets(settings: Settings) -> dict[str, Path]:
     return secrets
 
 
-def model_endpoint(settings: Settings, relay_key: str) -> LoopbackEndpoint:
-    """What OpenClaw's model calls go to: the relay holding the real key, or, with no model
-    configured, the endpoint that explains how to configure one."""
-    if settings.model_base_url is None:
-        return NoModelEndpoint()
-    api_key = settings.model_api_key.get_secret_value() if settings.model_api_key else None
-    return ModelRelay(settings.model_base_url, api_key, relay_key)
+def model_gateway_url(settings: Settings) -> str:
+    return f"http://{http_host(settings.model_gateway_host)}:{settings.model_gateway_port}"
+
+
+def model_gateway_environment(
+    settings: Settings,
+    credentials: Credentials,
+    provider: ProviderConfig,
+    gateway_key: str,
+    base: dict[str, str],
+) -> dict[str, str]:
+    """The model gateway child's settings: the only process given the provider key."""
+    env = {name: value for name, value in base.items() if name not in MODEL_GATEWAY_WITHHELD}
+    env.update(
+        MODEL_GATEWAY_KEY=gateway_key,
+        INTERNAL_API_TOKEN=credentials.internal_token,
+        MODEL_API_KEY=provider.api_key,
+        MODEL_BASE_URL=provider.base_url,
+        MODEL_PROVIDER=provider.kind,
+        MODEL_NAME=provider.model,
+        MODEL_GATEWAY_HOST=settings.model_gateway_host,
+        MODEL_GATEWAY_PORT=str(settings.model_gateway_port),
+        AUDIT_KEY=credentials.audit_key,
+        AUDIT_LOG_PATH=str(settings.audit_log_path.resolve()),
+    )
+    return env
 
 
 def proxy_environment(
     settings: Settings, credentials: Credentials, base: dict[str, str]
 ) -> dict[str, str]:
     """The proxy child's settings: ours, with the upstream and secrets `up` decided."""
-    env = dict(base)
+    env = {name: value for name, value in base.items() if name not in PROXY_WITHHELD}
     env.update(
         UPSTREAM_URL=f"http://127.0.0.1:{settings.openclaw_port}",
         OPENCLAW_GATEWAY_TOKEN=credentials.gateway_token,
+        INTERNAL_API_TOKEN=credentials.internal_token,
         AUDIT_KEY=credentials.audit_key,
         AUDIT_LOG_PATH=str(settings.audit_log_path.resolve()),
         PROXY_HOST=settings.proxy_host,
@@ -300,21 +354,23 @@ def proxy_environment(
     return env
 
 
-def proxy_command() -> list[str]:
-    """Run the CLI's `serve` with this interpreter, so the child uses the same environment."""
+def cli_command(subcommand: str) -> list[str]:
+    """Run one of the CLI's commands with this interpreter, so the child uses the same
+    environment."""
     program = (
         "from openclaw_secure_stack.cli.main import app; app(prog_name='openclaw-secure-stack')"
     )
-    return [sys.executable, "-c", program, "serve"]
+    return [sys.executable, "-c", program, subcommand]
 
 
 class Stack:
-    """Start, watch and stop OpenClaw and the proxy for one `up`."""
+    """Start, watch and stop the model gateway, OpenClaw and the proxy for one `up`."""
 
     def __init__(self, settings: Settings, report: Callable[[str], None]) -> None:
         self._settings = settings
         self._report = report
-        self._model_endpoint: LoopbackEndpoint | None = None
+        self._no_model: NoModelEndpoint | None = None
+        self._model_gateway: Supervisor | None = None
         self._gateway: Supervisor | None = None
         self._proxy: Supervisor | None = None
         self._state: RunState | None = None
@@ -324,10 +380,7 @@ class Stack:
         settings = self._settings
         node = find_node()
         version = format_version(require_supported_node(node.node))
-        for setting, host, port in (
-            ("OPENCLAW_PORT", "127.0.0.1", settings.openclaw_port),
-            ("PROXY_PORT", settings.proxy_host, settings.proxy_port),
-        ):
+        for setting, host, port in listen_ports(settings):
             if port_in_use(host, port):
                 raise StackError(
                     f"{setting}: port {port} on {host} is already in use; stop what uses it "
@@ -338,6 +391,7 @@ class Stack:
     async def start(self) -> RunState:
         """Bring everything up; on failure, everything started so far is stopped again."""
         settings = self._settings
+        provider = settings.model_provider_config()
         node, node_version = self._preflight()
         plugin = prompt_guard_plugin(settings)
         install = await asyncio.to_thread(
@@ -348,6 +402,7 @@ class Stack:
         )
         plugin = replace(plugin, path=installed_plugin)
         self.credentials = credentials = prepare_credentials(settings)
+        write_internal_token(settings.data_dir, credentials.internal_token)
         paths = gateway_paths(settings)
         paths.create()
         skills = quarantined_skills(settings.quarantine_list_path)
@@ -355,15 +410,27 @@ class Stack:
             self._report(
                 f"quarantined skill moved out of reach: {move.source} -> {move.destination}"
             )
-        # OpenClaw (and so its exec tool) only ever holds this key, good only at the relay.
-        relay_key = new_token()
-        self._model_endpoint = model_endpoint(settings, relay_key)
-        model_url = await self._model_endpoint.start()
+        # OpenClaw (and so its exec tool) only ever holds this key, good only at the gateway.
+        gateway_key = new_token()
+        if provider is None:
+            self._no_model = NoModelEndpoint()
+            model_url = await self._no_model.start()
+        else:
+            self._model_gateway = Supervisor(
+                self._model_gateway_spec(credentials, provider, gateway_key),
+                report=self._report,
+                on_restart=self._write_state,
+            )
+            self._report(
+                f"starting the model gateway on {model_gateway_url(settings)} -> {provider.summary}"
+            )
+            await self._model_gateway.start()
+            model_url = f"{model_gateway_url(settings)}/v1"
         config = build_config(
             port=settings.openclaw_port,
             gateway_token=credentials.gateway_token,
             paths=paths,
-            provider=ModelProvider(model_url, relay_key, settings.model_name),
+            provider=ModelProvider(model_url, gateway_key, settings.model_name),
             plugins=[plugin],
             timeout_seconds=AGENT_TIMEOUT_SECONDS,
             disabled_skills=sorted({skill.name for skill in skills}),
@@ -385,16 +452,14 @@ class Stack:
             up_pid=os.getpid(),
             gateway_pid=0,
             proxy_pid=0,
+            model_gateway_pid=0,
             proxy_url=f"http://{probe_host(settings.proxy_host)}:{settings.proxy_port}",
             gateway_url=f"http://127.0.0.1:{settings.openclaw_port}",
+            model_gateway_url=model_url if provider is not None else "",
             data_dir=str(settings.data_dir.resolve()),
             openclaw_version=install.version,
             node_version=node_version,
-            model=(
-                f"{settings.model_name} at {settings.model_base_url}"
-                if settings.model_base_url
-                else "not configured"
-            ),
+            model=provider.summary if provider is not None else "not configured",
             started_at=datetime.now(UTC).isoformat(timespec="seconds"),
         )
         return self._write_state()
@@ -404,12 +469,29 @@ class Stack:
         assert self._state is not None, "state is written only after start"
         self._state = replace(
             self._state,
-            gateway_pid=self._gateway.pid if self._gateway and self._gateway.pid else 0,
-            proxy_pid=self._proxy.pid if self._proxy and self._proxy.pid else 0,
+            gateway_pid=_pid(self._gateway),
+            proxy_pid=_pid(self._proxy),
+            model_gateway_pid=_pid(self._model_gateway),
         )
         path = state_path(self._settings.data_dir)
         path.write_text(json.dumps(asdict(self._state), indent=2) + "\n", encoding="utf-8")
         return self._state
+
+    def _model_gateway_spec(
+        self, credentials: Credentials, provider: ProviderConfig, gateway_key: str
+    ) -> ChildSpec:
+        settings = self._settings
+        return ChildSpec(
+            name="model gateway",
+            argv=cli_command("model-gateway"),
+            env=model_gateway_environment(
+                settings, credentials, provider, gateway_key, dict(os.environ)
+            ),
+            cwd=Path.cwd(),
+            ready_url=f"{model_gateway_url(settings)}/health",
+            log_path=settings.data_dir.resolve() / "logs" / "model-gateway.out.log",
+            ready_timeout=MODEL_GATEWAY_READY_TIMEOUT,
+        )
 
     async def _gateway_spec(
         self,
@@ -450,7 +532,7 @@ class Stack:
         settings = self._settings
         return ChildSpec(
             name="proxy",
-            argv=proxy_command(),
+            argv=cli_command("serve"),
             env=proxy_environment(settings, credentials, dict(os.environ)),
             cwd=Path.cwd(),
             ready_url=f"http://{probe_host(settings.proxy_host)}:{settings.proxy_port}/ready",
@@ -459,17 +541,24 @@ class Stack:
         )
 
     async def watch(self) -> None:
-        """Keep both children running; raises when one cannot be restarted."""
-        supervisors = [s for s in (self._gateway, self._proxy) if s is not None]
+        """Keep every child running; raises when one cannot be restarted."""
+        supervisors = [
+            s for s in (self._model_gateway, self._gateway, self._proxy) if s is not None
+        ]
         await asyncio.gather(*(supervisor.watch() for supervisor in supervisors))
 
     async def stop(self) -> None:
-        """Proxy first, then OpenClaw, then the explaining endpoint; idempotent."""
-        for supervisor in (self._proxy, self._gateway):
+        """Proxy first, then OpenClaw, then its model endpoint; idempotent."""
+        for supervisor in (self._proxy, self._gateway, self._model_gateway):
             if supervisor is not None:
                 await supervisor.stop()
-        if self._model_endpoint is not None:
-            await self._model_endpoint.stop()
-            self._model_endpoint = None
-        with contextlib.suppress(FileNotFoundError):
-            state_path(self._settings.data_dir).unlink()
+        if self._no_model is not None:
+            await self._no_model.stop()
+            self._no_model = None
+        for path in (state_path, internal_token_path):
+            with contextlib.suppress(FileNotFoundError):
+                path(self._settings.data_dir).unlink()
+
+
+def _pid(supervisor: Supervisor | None) -> int:
+    return supervisor.pid if supervisor is not None and supervisor.pid else 0

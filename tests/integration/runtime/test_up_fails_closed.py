@@ -86,3 +86,20 @@ def test_an_audit_log_inside_openclaws_directory_stops_up(tmp_path: Path) -> Non
     audit = tmp_path / "data" / "openclaw" / "workspace" / "audit.jsonl"
     result = run_up(tmp_path, "/usr/bin:/bin", AUDIT_LOG_PATH=str(audit))
     assert_refused(result, tmp_path, f"AUDIT_LOG_PATH: {audit.parent} would be readable by")
+
+
+def test_a_busy_model_gateway_port_stops_up_before_anything_starts(tmp_path: Path) -> None:
+    """With a model configured, MODEL_GATEWAY_PORT must be free: exit 1 naming the setting."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = str(listener.getsockname()[1])
+        result = run_up(
+            tmp_path,
+            "/usr/bin:/bin",
+            MODEL_BASE_URL="http://127.0.0.1:9/v1",
+            MODEL_API_KEY="local",
+            MODEL_GATEWAY_PORT=port,
+        )
+    assert_refused(result, tmp_path, f"MODEL_GATEWAY_PORT: port {port} on 127.0.0.1 is already")
+    assert not (tmp_path / "data" / "logs" / "model-gateway.out.log").exists()

@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 
 from openclaw_secure_stack import resources
 from openclaw_secure_stack.cli.main import app
+from openclaw_secure_stack.settings import Settings
 
 GOOD = {
     "MODEL_GATEWAY_KEY": "g" * 40,
@@ -32,10 +33,14 @@ def run(tmp_path: Path, **changes: str | None) -> tuple[int, str]:
         ({"MODEL_GATEWAY_KEY": None}, "MODEL_GATEWAY_KEY: not set"),
         ({"MODEL_API_KEY": None}, "MODEL_API_KEY: not set"),
         ({"AUDIT_KEY": None}, "AUDIT_KEY: not set"),
-        ({"MODEL_GATEWAY_KEY": "short"}, "gateway key: must be at least 32"),
-        ({"MODEL_PROVIDER": "bedrock"}, "not one of"),
-        ({"MODEL_BASE_URL": "file:///etc"}, "http:// or https://"),
-        ({"MODEL_GATEWAY_HOST": "0.0.0.0"}, "not loopback"),
+        ({"MODEL_BASE_URL": None}, "MODEL_BASE_URL: not set"),
+        ({"MODEL_GATEWAY_KEY": "short"}, "MODEL_GATEWAY_KEY: Value error, must be at least 32"),
+        ({"MODEL_PROVIDER": "bedrock"}, "MODEL_PROVIDER: Input should be 'openai' or 'anthropic'"),
+        ({"MODEL_BASE_URL": "file:///etc"}, "MODEL_BASE_URL: Value error, must start with http://"),
+        (
+            {"MODEL_GATEWAY_HOST": "0.0.0.0"},
+            "MODEL_GATEWAY_HOST: Value error, '0.0.0.0' is not loopback",
+        ),
         ({"INDIRECT_RULES_PATH": "/nonexistent/rules.json"}, "rules.json"),
     ],
 )
@@ -43,8 +48,9 @@ def test_bad_configuration_exits_2_naming_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, changes: dict[str, str | None], named: str
 ) -> None:
     """Each unusable value stops start-up before listening, with a message naming it."""
-    for name in ("MODEL_GATEWAY_KEY", "MODEL_API_KEY", "AUDIT_KEY"):
-        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)  # no .env
+    for name in Settings.model_fields:
+        monkeypatch.delenv(name.upper(), raising=False)
     code, output = run(tmp_path, **changes)
     assert code == 2
     assert named in " ".join(output.split())

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from openclaw_secure_stack.cli.main import app
 from openclaw_secure_stack.cli.up import banner
+from openclaw_secure_stack.proxy.testing import RecordingUpstream, free_port
 from openclaw_secure_stack.runtime.stack import RunState, owner_lock, state_path
 
 
@@ -32,21 +33,30 @@ def test_status_when_nothing_runs_exits_1(tmp_path: Path) -> None:
     code, output = invoke("status")
     assert (code, "not running" in output) == (1, True)
     code, output = invoke("status", "--format", "json")
-    assert code == 1 and json.loads(output) == {"running": False, "state": None, "alive": {}}
+    assert code == 1 and json.loads(output) == {
+        "running": False,
+        "state": None,
+        "alive": {},
+        "model_gateway_listening": False,
+    }
+
+
+def running_state(data_dir: Path, **changes: object) -> dict[str, object]:
+    state = {
+        "up_pid": 1, "gateway_pid": 1, "proxy_pid": 999_999_999, "model_gateway_pid": 0,
+        "proxy_url": "http://127.0.0.1:8080", "gateway_url": "http://127.0.0.1:18789",
+        "model_gateway_url": "", "data_dir": str(data_dir), "openclaw_version": "2026.9.6",
+        "node_version": "24.19.0", "model": "not configured",
+        "started_at": "2026-11-25T10:00:00+00:00",
+    }  # fmt: skip
+    return {**state, **changes}
 
 
 def test_status_reports_a_running_up(tmp_path: Path) -> None:
     """While an `up` holds the lock, status shows its URLs, versions and live pids."""
     data_dir = tmp_path / "data"
     with owner_lock(data_dir):
-        state = {
-            "up_pid": 1, "gateway_pid": 1, "proxy_pid": 999_999_999,
-            "proxy_url": "http://127.0.0.1:8080", "gateway_url": "http://127.0.0.1:18789",
-            "data_dir": str(data_dir), "openclaw_version": "2026.9.6",
-            "node_version": "24.19.0", "model": "not configured",
-            "started_at": "2026-11-25T10:00:00+00:00",
-        }  # fmt: skip
-        state_path(data_dir).write_text(json.dumps(state))
+        state_path(data_dir).write_text(json.dumps(running_state(data_dir)))
         code, output = invoke("status", "--format", "json")
         text_code, text = invoke("status")
     document = json.loads(output)
@@ -57,6 +67,31 @@ def test_status_reports_a_running_up(tmp_path: Path) -> None:
     )
     assert document["alive"] == {"up": True, "openclaw": True, "proxy": False}
     assert text_code == 0 and "2026.9.6" in text and "gone" in text
+    assert "not started (no model configured)" in text
+
+
+@pytest.mark.parametrize("answering", [True, False])
+def test_status_shows_whether_the_model_gateway_answers(
+    tmp_path: Path, upstream: RecordingUpstream, answering: bool
+) -> None:
+    """The gateway's URL, its provider kind and host, and whether its /health answers."""
+    data_dir = tmp_path / "data"
+    url = f"http://127.0.0.1:{upstream.port if answering else free_port()}/v1"
+    state = running_state(
+        data_dir,
+        model_gateway_pid=1,
+        model_gateway_url=url,
+        model="gpt-4o-mini (openai) at api.openai.com",
+    )
+    with owner_lock(data_dir):
+        state_path(data_dir).write_text(json.dumps(state))
+        _, output = invoke("status", "--format", "json")
+        _, text = invoke("status")
+    document = json.loads(output)
+    assert document["model_gateway_listening"] is answering
+    assert document["alive"]["model gateway"] is True
+    assert f"{url} ({'listening' if answering else 'NOT ANSWERING'})" in text
+    assert "gpt-4o-mini (openai) at api.openai.com" in text
 
 
 def test_doctor_json_lists_checks_and_fails_without_an_install(tmp_path: Path) -> None:
@@ -95,6 +130,25 @@ def test_up_reports_a_bad_setting_with_exit_2() -> None:
     assert code == 2 and "MODEL_BASE_URL" in output
 
 
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"MODEL_BASE_URL": "https://api.openai.com/v1"}, "MODEL_API_KEY: not set"),
+        ({"MODEL_GATEWAY_HOST": "0.0.0.0"}, "MODEL_GATEWAY_HOST: "),
+        ({"MODEL_PROVIDER": "bedrock"}, "MODEL_PROVIDER: "),
+    ],
+)
+def test_up_refuses_an_unusable_model_configuration_with_exit_2(
+    tmp_path: Path, env: dict[str, str], named: str
+) -> None:
+    """A provider URL without its key, a non-loopback gateway or an unknown provider kind: exit
+    2 naming the setting, before anything is created."""
+    code, output = invoke("up", **env)
+    assert code == 2, output
+    assert named in output
+    assert not (tmp_path / "data").exists()
+
+
 def test_banner_token_and_curl_line_survive_a_narrow_terminal() -> None:
     """The token and the curl line are printed whole on one line each, outside the box, so a
     copy from an 80-column terminal is exactly the token."""
@@ -103,8 +157,10 @@ def test_banner_token_and_curl_line_survive_a_narrow_terminal() -> None:
         up_pid=1,
         gateway_pid=2,
         proxy_pid=3,
+        model_gateway_pid=4,
         proxy_url="http://127.0.0.1:8080",
         gateway_url="http://127.0.0.1:18789",
+        model_gateway_url="http://127.0.0.1:8081/v1",
         data_dir="/srv/oss",
         openclaw_version="2026.9.6",
         node_version="24.19.0",

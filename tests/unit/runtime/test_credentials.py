@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import stat
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -21,10 +22,17 @@ def settings_for(tmp_path: Path, **values: object) -> Settings:
 
 
 def test_first_run_creates_private_secrets_and_later_runs_reuse_them(tmp_path: Path) -> None:
-    """Gateway token, audit key and client token are generated once, 0600, then read back."""
+    """Gateway token, audit key and client token are generated once, 0600, then read back; the
+    internal API's token is new on every start and never stored there."""
     first = prepare_credentials(settings_for(tmp_path))
     second = prepare_credentials(settings_for(tmp_path))
-    assert first == second
+    assert replace(first, internal_token="") == replace(second, internal_token="")
+    assert first.internal_token != second.internal_token
+    assert len(first.internal_token) >= 32
+    assert not any(
+        first.internal_token in path.read_text()
+        for path in secrets_dir(tmp_path / "data").iterdir()
+    )
     assert first.generated_client_token and len(first.generated_client_token) >= 40
     assert len(first.audit_key) == 64
     assert first.gateway_token != first.generated_client_token

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,8 @@ from openclaw_secure_stack.proxy.testing import (
     TEST_AUDIT_KEY,
     TEST_CLIENT_TOKENS,
     TEST_GATEWAY_TOKEN,
+    RecordingUpstream,
+    free_port,
 )
 from openclaw_secure_stack.runtime.doctor import (
     Status,
@@ -24,13 +27,19 @@ from openclaw_secure_stack.runtime.doctor import (
     check_gateway_config,
     check_install,
     check_loader,
-    check_model,
+    check_model_gateway,
     check_node,
     check_sandbox,
     run_checks,
     startup_loaders,
 )
-from openclaw_secure_stack.runtime.gateway_config import GatewayPaths
+from openclaw_secure_stack.runtime.gateway_config import (
+    GatewayPaths,
+    ModelProvider,
+    build_config,
+    write_config,
+)
+from openclaw_secure_stack.runtime.stack import RunState, owner_lock, state_path
 from openclaw_secure_stack.settings import Settings, SettingsError
 
 
@@ -64,21 +73,81 @@ def test_world_writable_data_dir_and_exposed_secrets_fail(tmp_path: Path) -> Non
 
 
 def test_a_gateway_config_not_on_loopback_fails(tmp_path: Path) -> None:
-    """A config that binds beyond loopback or lacks a token is reported with the fix."""
+    """A config that binds beyond loopback, lacks a token, or sends model calls anywhere but
+    a loopback gateway is reported with the fix; the config `up` writes passes."""
     settings = settings_for(tmp_path)
-    path = GatewayPaths(tmp_path / "data" / "openclaw").config_path
-    path.parent.mkdir(parents=True)
-    path.write_text(json.dumps({"gateway": {"bind": "lan", "auth": {}}}))
-    path.chmod(0o600)
+    paths = GatewayPaths(tmp_path / "data" / "openclaw")
+    paths.root.mkdir(parents=True)
+    provider = {"baseUrl": "https://api.openai.com/v1", "apiKey": "sk-real"}
+    bad = {"gateway": {"bind": "lan", "auth": {}}, "models": {"providers": {"p": provider}}}
+    paths.config_path.write_text(json.dumps(bad))
+    paths.config_path.chmod(0o600)
     check = check_gateway_config(settings)
     assert check.status is Status.failed
     assert "not bound to loopback" in check.detail and "no gateway token" in check.detail
+    assert "not the stack's loopback gateway" in check.detail
+    gateway = ModelProvider("http://127.0.0.1:8081/v1", "per-start-key", "m")
+    write_config(
+        paths.config_path,
+        build_config(port=1, gateway_token="t" * 32, paths=paths, provider=gateway),
+    )
+    assert check_gateway_config(settings).status is Status.passed
 
 
 def test_no_model_is_a_warning_not_a_failure(tmp_path: Path) -> None:
     """`up` works without a model, so doctor warns and says what to set."""
-    check = check_model(settings_for(tmp_path))
+    check = check_model_gateway(settings_for(tmp_path))
     assert check.status is Status.warning and "MODEL_BASE_URL" in check.fix
+
+
+MODEL = {"model_base_url": "https://user:pw@llm.example:8443/v1", "model_name": "m"}
+
+
+def test_a_provider_url_without_its_key_fails(tmp_path: Path) -> None:
+    """MODEL_BASE_URL without MODEL_API_KEY fails, as `up` refuses it."""
+    check = check_model_gateway(settings_for(tmp_path, **MODEL))
+    assert check.status is Status.failed and "MODEL_API_KEY: not set" in check.detail
+
+
+def test_a_configured_gateway_shows_kind_and_host_never_the_key(tmp_path: Path) -> None:
+    """Not running: where `up` will start it, the provider kind and host; no key, no password."""
+    settings = settings_for(
+        tmp_path, model_provider="anthropic", model_api_key="sk-secret-42", **MODEL
+    )
+    check = check_model_gateway(settings)
+    assert check.status is Status.passed
+    assert "http://127.0.0.1:8081" in check.detail
+    assert "m (anthropic) at llm.example:8443" in check.detail
+    assert "sk-secret-42" not in check.detail and "pw" not in check.detail
+
+
+def _running(settings: Settings, model_gateway_url: str) -> None:
+    """Publish the state of a running `up` for `settings.data_dir` (the caller holds the lock)."""
+    state = RunState(
+        up_pid=1, gateway_pid=2, proxy_pid=3, model_gateway_pid=4,
+        proxy_url="http://127.0.0.1:8080", gateway_url="http://127.0.0.1:18789",
+        model_gateway_url=model_gateway_url, data_dir=str(settings.data_dir),
+        openclaw_version="2026.9.6", node_version="24.19.0", model="m (openai) at llm.example",
+        started_at="2026-11-25T10:00:00+00:00",
+    )  # fmt: skip
+    state_path(settings.data_dir).write_text(json.dumps(asdict(state)))
+
+
+def test_a_running_gateway_that_does_not_answer_fails(
+    tmp_path: Path, upstream: RecordingUpstream
+) -> None:
+    """With `up` running, doctor asks the gateway's /health: down fails and names its log."""
+    settings = settings_for(tmp_path, model_api_key="k", **MODEL)
+    with owner_lock(settings.data_dir):
+        _running(settings, f"{upstream.url}/v1")
+        up = check_model_gateway(settings)
+        _running(settings, f"http://127.0.0.1:{free_port()}/v1")
+        down = check_model_gateway(settings)
+        _running(settings, "")
+        without = check_model_gateway(settings)
+    assert up.status is Status.passed and "listening" in up.detail
+    assert down.status is Status.failed and "model-gateway.out.log" in down.fix
+    assert without.status is Status.failed and "restart" in without.fix
 
 
 def test_the_packaged_files_pass_every_start_up_loader(tmp_path: Path) -> None:
@@ -87,11 +156,13 @@ def test_the_packaged_files_pass_every_start_up_loader(tmp_path: Path) -> None:
     assert [(check.name, check.status) for check in checks] == [
         ("detection rules and classifier", Status.passed),
         ("prompt-guard plugin", Status.passed),
+        ("model provider", Status.passed),
         ("quarantine list", Status.passed),
         ("phone relays", Status.passed),
     ]
-    assert checks[2].detail.endswith("(0 entries)")
-    assert checks[3].detail.startswith("off")
+    assert checks[2].detail == "none configured"
+    assert checks[3].detail.endswith("(0 entries)")
+    assert checks[4].detail.startswith("off")
 
 
 def test_a_half_configured_relay_fails_its_loader_naming_the_settings(tmp_path: Path) -> None:
@@ -99,7 +170,7 @@ def test_a_half_configured_relay_fails_its_loader_naming_the_settings(tmp_path: 
     settings = settings_for(tmp_path).model_copy(
         update={"telegram_bot_token": SecretStr("123:abc"), "whatsapp_access_token": SecretStr("x")}
     )
-    [relays] = [check_loader(loader) for loader in startup_loaders(settings)][3:]
+    [relays] = [check_loader(loader) for loader in startup_loaders(settings)][4:]
     assert relays.status is Status.failed
     for setting in ("TELEGRAM_WEBHOOK_SECRET", "TELEGRAM_ALLOWED_USERS", "WHATSAPP_APP_SECRET"):
         assert setting in relays.detail
@@ -205,5 +276,5 @@ def test_the_sandbox_check_fails_without_bwrap_and_warns_when_off(tmp_path: Path
 def test_every_check_has_a_fix_when_it_fails(tmp_path: Path) -> None:
     """No failure is reported without a way out."""
     checks = run_checks(settings_for(tmp_path, openclaw_install_dir=tmp_path / "none"))
-    assert {check.name for check in checks} >= {"node", "openclaw", "model", "data dir"}
+    assert {check.name for check in checks} >= {"node", "openclaw", "model gateway", "data dir"}
     assert all(check.fix for check in checks if check.status is not Status.passed)

@@ -12,25 +12,26 @@ import pytest
 from openclaw_secure_stack.runtime.credentials import Credentials
 from openclaw_secure_stack.runtime.gateway_config import GatewayPaths, PluginSpec
 from openclaw_secure_stack.runtime.install import OpenClawInstall
-from openclaw_secure_stack.runtime.model_relay import ModelRelay
-from openclaw_secure_stack.runtime.no_model import NoModelEndpoint
 from openclaw_secure_stack.runtime.node import NodeRuntime
 from openclaw_secure_stack.runtime.sandbox import SandboxError, SandboxPlan, require_hidden
 from openclaw_secure_stack.runtime.skill_quarantine import QuarantinedSkill
 from openclaw_secure_stack.runtime.stack import (
     StackError,
+    cli_command,
+    internal_token_path,
+    listen_ports,
     lock_path,
-    model_endpoint,
+    model_gateway_environment,
     owner_lock,
     port_in_use,
     probe_host,
     prompt_guard_plugin,
-    proxy_command,
     proxy_environment,
     read_state,
     sandbox_plan,
     stack_secrets,
     state_path,
+    write_internal_token,
 )
 from openclaw_secure_stack.settings import Settings
 
@@ -63,35 +64,85 @@ def test_prompt_guard_gets_absolute_rules_and_quarantine_paths(
     }
 
 
-def test_without_a_model_url_the_explaining_endpoint_is_used(tmp_path: Path) -> None:
-    """No MODEL_BASE_URL: OpenClaw's model calls go to the endpoint that explains."""
-    assert isinstance(model_endpoint(settings_for(tmp_path), "relay-key"), NoModelEndpoint)
+CREDENTIALS = Credentials("gw-token", "k" * 64, Path("/tokens"), "client", "i" * 43)
+# What `up`'s own environment may hold: the provider key among the stack's other secrets.
+SHELL = {
+    "PATH": "/bin",
+    "CLIENT_TOKENS_FILE": "x",
+    "CLIENT_TOKENS": "alice:token-abcdefghijklmnop",
+    "OPENCLAW_GATEWAY_TOKEN": "shell-gw",
+    "MODEL_API_KEY": "sk-real",
+    "MODEL_GATEWAY_KEY": "stale-gateway-key-from-the-shell-0123",
+}
 
 
-def test_a_configured_model_is_reached_through_the_relay(tmp_path: Path) -> None:
-    """With MODEL_BASE_URL, OpenClaw's calls go to the relay, which holds the real key."""
-    settings = settings_for(
-        tmp_path, model_base_url="https://llm.example/v1", model_api_key="k", model_name="m"
+def model_settings(tmp_path: Path, **values: object) -> Settings:
+    return settings_for(
+        tmp_path,
+        model_base_url="https://llm.example/v1",
+        model_api_key="sk-real",
+        model_name="m",
+        **values,
     )
-    assert isinstance(model_endpoint(settings, "relay-key"), ModelRelay)
 
 
 def test_the_proxy_child_gets_the_gateway_and_secrets_up_decided(tmp_path: Path) -> None:
-    """UPSTREAM_URL is the supervised gateway; tokens and key come from the credentials."""
+    """UPSTREAM_URL is the supervised gateway; tokens and key come from the credentials; the
+    provider key and the model gateway's key are not in its environment."""
     settings = settings_for(tmp_path, openclaw_port=19999, upstream_url="http://elsewhere:1")
-    credentials = Credentials("gw", "k" * 64, tmp_path / "tokens", "client")
-    env = proxy_environment(settings, credentials, {"PATH": "/bin", "CLIENT_TOKENS_FILE": "x"})
+    env = proxy_environment(settings, CREDENTIALS, SHELL)
     assert env["UPSTREAM_URL"] == "http://127.0.0.1:19999"
-    assert (env["OPENCLAW_GATEWAY_TOKEN"], env["AUDIT_KEY"]) == ("gw", "k" * 64)
-    assert env["CLIENT_TOKENS_FILE"] == str(tmp_path / "tokens")
+    assert (env["OPENCLAW_GATEWAY_TOKEN"], env["AUDIT_KEY"]) == ("gw-token", "k" * 64)
+    assert env["CLIENT_TOKENS_FILE"] == "/tokens"
     assert env["PATH"] == "/bin"
     assert Path(env["AUDIT_LOG_PATH"]).is_absolute()
+    assert "MODEL_API_KEY" not in env and "MODEL_GATEWAY_KEY" not in env
+    assert env["INTERNAL_API_TOKEN"] == "i" * 43
 
 
-def test_the_proxy_runs_with_this_interpreter() -> None:
-    """The child uses the same Python environment as `up`, running the `serve` command."""
-    command = proxy_command()
-    assert command[0] == sys.executable and command[-1] == "serve"
+def test_the_model_gateway_child_alone_gets_the_provider_key(tmp_path: Path) -> None:
+    """The gateway child: the provider (key included), the per-start gateway key, the proxy's
+    audit log and key; not OpenClaw's gateway token nor the client tokens."""
+    settings = model_settings(tmp_path, model_provider="anthropic", model_gateway_port=18081)
+    provider = settings.model_provider_config()
+    assert provider is not None
+    env = model_gateway_environment(settings, CREDENTIALS, provider, "per-start-key", SHELL)
+    assert env["MODEL_API_KEY"] == "sk-real"
+    assert env["MODEL_GATEWAY_KEY"] == "per-start-key"
+    assert env["INTERNAL_API_TOKEN"] == "i" * 43
+    assert (env["MODEL_PROVIDER"], env["MODEL_BASE_URL"]) == ("anthropic", "https://llm.example/v1")
+    assert (env["MODEL_GATEWAY_HOST"], env["MODEL_GATEWAY_PORT"]) == ("127.0.0.1", "18081")
+    assert env["AUDIT_KEY"] == "k" * 64
+    assert env["AUDIT_LOG_PATH"] == str(settings.audit_log_path.resolve())
+    assert not {"OPENCLAW_GATEWAY_TOKEN", "CLIENT_TOKENS", "CLIENT_TOKENS_FILE"} & set(env)
+
+
+def test_the_gateway_port_is_checked_only_with_a_model(tmp_path: Path) -> None:
+    """Without a model no gateway runs, so MODEL_GATEWAY_PORT need not be free."""
+    assert "MODEL_GATEWAY_PORT" not in {name for name, _, _ in listen_ports(settings_for(tmp_path))}
+    ports = listen_ports(model_settings(tmp_path, model_gateway_host="::1"))
+    assert ("MODEL_GATEWAY_PORT", "::1", 8081) in ports
+
+
+def test_the_children_run_with_this_interpreter() -> None:
+    """The children use the same Python environment as `up`, running a CLI command."""
+    command = cli_command("model-gateway")
+    assert command[0] == sys.executable and command[-1] == "model-gateway"
+
+
+def test_the_internal_token_file_is_private_and_replaced(tmp_path: Path) -> None:
+    """DATA_DIR/run/internal-api-token: 0600 from its creation, the new start's token replaces
+    the last one, and it lies outside OpenClaw's sandbox (run/ is one of the hidden paths)."""
+    data_dir = tmp_path / "data"
+    with owner_lock(data_dir):
+        write_internal_token(data_dir, "first-token")
+        write_internal_token(data_dir, "second-token")
+    path = internal_token_path(data_dir)
+    assert path.read_text() == "second-token\n"
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert [p.name for p in path.parent.iterdir() if p.name.startswith(".")] == []
+    hidden = stack_secrets(settings_for(tmp_path))["DATA_DIR (run/)"]
+    assert hidden in path.parents
 
 
 def test_one_up_per_data_dir(tmp_path: Path) -> None:
@@ -111,8 +162,9 @@ def test_state_is_read_only_while_an_up_holds_the_lock(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     with owner_lock(data_dir):
         state = {
-            "up_pid": 1, "gateway_pid": 2, "proxy_pid": 3, "proxy_url": "http://127.0.0.1:8080",
-            "gateway_url": "http://127.0.0.1:18789", "data_dir": str(data_dir),
+            "up_pid": 1, "gateway_pid": 2, "proxy_pid": 3, "model_gateway_pid": 0,
+            "proxy_url": "http://127.0.0.1:8080", "gateway_url": "http://127.0.0.1:18789",
+            "model_gateway_url": "", "data_dir": str(data_dir),
             "openclaw_version": "2026.9.6", "node_version": "24.19.0", "model": "m",
             "started_at": "2026-01-01T00:00:00+00:00",
         }  # fmt: skip
@@ -123,14 +175,17 @@ def test_state_is_read_only_while_an_up_holds_the_lock(tmp_path: Path) -> None:
     assert read_state(data_dir) is None
 
 
-def test_port_in_use_sees_a_listener() -> None:
-    """A bound port is reported busy; it is free once closed."""
-    with socket.socket() as listener:
-        listener.bind(("127.0.0.1", 0))
+@pytest.mark.parametrize(
+    ("family", "host"), [(socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")]
+)
+def test_port_in_use_sees_a_listener(family: socket.AddressFamily, host: str) -> None:
+    """A bound port is reported busy (IPv4 and IPv6 loopback); it is free once closed."""
+    with socket.socket(family) as listener:
+        listener.bind((host, 0))
         listener.listen()
         port = listener.getsockname()[1]
-        assert port_in_use("127.0.0.1", port)
-    assert not port_in_use("127.0.0.1", port)
+        assert port_in_use(host, port)
+    assert not port_in_use(host, port)
 
 
 def test_a_wildcard_bind_is_probed_on_loopback() -> None:
