@@ -302,6 +302,13 @@ class Settings(BaseSettings):
             "makes one on every start, in DATA_DIR/run/internal-api-token."
         ),
     )
+    governance_plugin_token: SecretStr | None = Field(
+        None,
+        description=(
+            "Token the prompt-guard plugin presents to the governance routes of the internal "
+            "API (and nothing else); `up` makes one on every start."
+        ),
+    )
     openclaw_install_dir: Path | None = Field(
         None,
         description="Where npm installs the pinned OpenClaw (default: DATA_DIR/runtime).",
@@ -672,7 +679,9 @@ class Settings(BaseSettings):
             )
         return value
 
-    @field_validator("audit_key", "model_gateway_key", "internal_api_token")
+    @field_validator(
+        "audit_key", "model_gateway_key", "internal_api_token", "governance_plugin_token"
+    )
     @classmethod
     def _long_key(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and len(value.get_secret_value()) < 32:
@@ -845,6 +854,11 @@ class Settings(BaseSettings):
                 port=self.model_gateway_port,
                 internal_token=(
                     self.internal_api_token.get_secret_value() if self.internal_api_token else None
+                ),
+                plugin_token=(
+                    self.governance_plugin_token.get_secret_value()
+                    if self.governance_plugin_token
+                    else None
                 ),
                 scan_thread_threshold=self.detect_thread_threshold_bytes,
             )

@@ -122,6 +122,7 @@ BAD_VALUES: dict[str, tuple[str, str]] = {
     "MODEL_GATEWAY_PORT": ("65536", "less than or equal to 65535"),
     "MODEL_GATEWAY_KEY": ("short", "at least 32 characters"),
     "INTERNAL_API_TOKEN": ("short", "at least 32 characters"),
+    "GOVERNANCE_PLUGIN_TOKEN": ("short", "at least 32 characters"),
     "PROMPT_GUARD_DIR": ("{tmp}", "is not an OpenClaw plugin folder"),
     "QUARANTINE_LIST_PATH": ("{tmp}/missing.json", "is not a file (unset it"),
     "PROMPT_RULES_PATH": ("{tmp}/missing.json", "is not a file (unset it"),

@@ -137,7 +137,7 @@ def applies(policy: Policy, call: Classification, context: Context) -> bool:
         )
     if policy.pipelines:
         checks.append(lambda: any(_pipes(p, call.commands) for p in policy.pipelines))
-    if policy.opaque:
+    if policy.opaque and not permissive:
         checks.append(lambda: bool(call.opaque))
     if policy.caller is not None:
         caller = policy.caller
@@ -158,9 +158,9 @@ def applies(policy: Policy, call: Classification, context: Context) -> bool:
 
 
 def _covered(policy: Policy, call: Classification) -> bool:
-    """An allow policy speaks only for calls that are fully known and whose every kind of
-    resource it has a condition on."""
-    if call.opaque:
+    """An allow policy speaks only for calls that are fully known (unless it says `opaque`)
+    and whose every kind of resource it has a condition on."""
+    if call.opaque and not policy.opaque:
         return False
     return (
         (not call.paths or policy.paths is not None)

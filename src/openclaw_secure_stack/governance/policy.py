@@ -13,14 +13,16 @@ an allow policy, when EVERY member does:
   intents, resolved paths, hosts, or the names of its shell commands are (not) among them
   (`"*"` is any);
 - `caller`: {tokens, channels, senders, owner}: each field named equals the caller's (unknown
-  never does; `owner: false` means "not proven the owner", so an unknown owner matches it).
+  never does; `owner: false` means "not proven the owner", so an unknown owner matches it);
+- `opaque`: true: in a deny or require_approval policy, the classifier could not establish
+  everything about the call; in an allow policy, the policy allows such calls too (never do
+  this outside tests: it allows what nobody could check).
 
 Only in deny or require_approval policies (they cannot allow anything):
 
 - `invocations`: [{names, flags}]: a command has one of the names and, for each flag group, one
   of its flags (`-rf` gives `-r` and `-f`);
 - `pipelines`: [[{names, flags}, ...]]: one pipeline runs such commands in that order;
-- `opaque`: true: the classifier could not establish everything about the call;
 - `flow`: [untrusted_content | secret_read]: one of them happened earlier in the session;
 - `rate`: {scope: caller | session, max, window_seconds}: `max` calls were already decided.
 
@@ -29,7 +31,7 @@ everything under it, after resolving symlinks); any other is a glob matched agai
 component (`*.pem`, `.env`). A host pattern is `name` (exactly), `*.name` (strict subdomains) or
 `*` (any). An allow policy also applies only to calls that are fully known: if the call has
 paths, hosts or shell commands, the policy must have a condition on each of those kinds, and an
-opaque call is never allowed.
+opaque call is allowed only by a policy that says `opaque: true`.
 
 Anything wrong raises `PolicyError` with the file, the line and what to change.
 """
@@ -58,9 +60,9 @@ FLOW_FACTS = ("untrusted_content", "secret_read")
 # Directories a path pattern may start from; the caller puts each in `Context.places`.
 PLACES = ("workspace", "home", "state", "config")
 RATE_SCOPES: tuple[RateScope, ...] = ("caller", "session")
-_RESTRICTIVE_ONLY = ("invocations", "pipelines", "opaque", "flow", "rate")
+_RESTRICTIVE_ONLY = ("invocations", "pipelines", "flow", "rate")
 _MATCH_KEYS = frozenset(
-    {"tools", "intents", "paths", "hosts", "commands", *_RESTRICTIVE_ONLY, "caller"}
+    {"tools", "intents", "paths", "hosts", "commands", "opaque", *_RESTRICTIVE_ONLY, "caller"}
 )
 _POLICY_KEYS = frozenset({"id", "title", "rationale", "effect", "match", "examples"})
 

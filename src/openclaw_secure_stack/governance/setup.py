@@ -2,13 +2,14 @@
 
 `load_engine` reads the policy file and the tool table (PolicyError / ToolTableError name the
 file and the fix); `places_of` maps OpenClaw's directories to the `$workspace`, `$home`,
-`$state` and `$config` that policies name; `build_governance` is the service with its SQLite
-store.
+`$state` and `$config` that policies name; `GovernanceSetup` is what a server process is handed
+(it pickles into granian's worker) to build the service with its SQLite store there.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from openclaw_secure_stack.audit.sink import AuditSink
@@ -35,13 +36,16 @@ def places_of(paths: GatewayPaths) -> Mapping[str, Path]:
     }
 
 
-def build_governance(
-    config: GovernanceConfig, audit: AuditSink, places: Mapping[str, Path]
-) -> Governance:
-    return Governance(
-        load_engine(config),
-        SqliteStore(config.db_path),
-        places,
-        audit,
-        approval_ttl=config.approval_ttl,
-    )
+@dataclass(frozen=True)
+class GovernanceSetup:
+    config: GovernanceConfig
+    places: Mapping[str, Path]
+
+    def governance(self, audit: AuditSink) -> Governance:
+        return Governance(
+            load_engine(self.config),
+            SqliteStore(self.config.db_path),
+            self.places,
+            audit,
+            approval_ttl=self.config.approval_ttl,
+        )

@@ -368,3 +368,16 @@ def test_a_star_matches_anything(table: ToolTable, context: Context) -> None:
     ]:
         assert verdict(eng, context, tool, **params)[0] is Verdict.ALLOW
     assert verdict(eng, context, "exec", command="$X")[0] is Verdict.BLOCK  # opaque, still
+
+
+def test_an_allow_policy_may_say_it_allows_opaque_calls(table: ToolTable, context: Context) -> None:
+    """`opaque: true` in an allow policy covers calls nobody could check (test stacks only)."""
+    match = {"tools": ["exec"], "commands": {"in": ["*"]}, "paths": {"in": ["/"]}}
+    eng = engine(table, {"effect": "allow", "match": {**match, "opaque": True}})
+    assert verdict(eng, context, "exec", command="cat $F")[0] is Verdict.ALLOW
+    assert (
+        verdict(
+            engine(table, {"effect": "allow", "match": match}), context, "exec", command="cat $F"
+        )[0]
+        is Verdict.BLOCK
+    )

@@ -60,7 +60,10 @@ def test_the_shipped_policy_loads() -> None:
             "rate.max",
         ),
         (document(policy(match={"caller": {"owner": "yes"}})), "owner: is not a boolean"),
-        (document(policy(effect="allow", match={"opaque": True})), "cannot allow anything"),
+        (
+            document(policy(effect="allow", match={"flow": ["secret_read"]})),
+            "cannot allow anything",
+        ),
         (document(policy(examples=[])), "examples: missing"),
         (document(policy(examples=[{**EXAMPLE[0], "expect": "allow"}])), "none expects block"),
         (document(policy(examples=[{**EXAMPLE[0], "expect": "deny"}])), "expect: is 'deny'"),

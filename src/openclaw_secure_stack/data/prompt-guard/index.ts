@@ -1,7 +1,8 @@
 // prompt-guard: the OpenClaw Secure Stack plugin. It blocks tool calls that belong to a
-// quarantined tool, plugin or skill, and redacts indirect prompt injection from tool results in
-// the stored transcript. Fails closed: when its config, rules or quarantine list cannot be loaded,
-// every tool call is blocked with the reason.
+// quarantined tool, plugin or skill, asks the stack's governance about every other one, and
+// redacts indirect prompt injection from tool results in the stored transcript. Fails closed:
+// when its config, rules, quarantine list or governance config cannot be loaded, every tool call
+// is blocked with the reason.
 
 import { definePluginEntry } from "openclaw/plugin-sdk/plugin-entry";
 
@@ -26,17 +27,16 @@ export default definePluginEntry({
     } else {
       api.logger.error(guard.failure);
     }
-    if (governance === undefined) api.logger.error("prompt-guard: no governance config; tool calls are not governed");
-    else if (governance.failure !== undefined) api.logger.error(governance.failure);
-    const failure = guard.failure ?? governance?.failure;
+    if (governance.failure !== undefined) api.logger.error(governance.failure);
+    const failure = guard.failure ?? governance.failure;
     // Higher priority runs first: block before any other plugin sees or rewrites the call, and
     // scan the stored result last, after every other plugin's rewrite of it. A quarantined call
     // is blocked here; every other call is decided by the stack's governance, which may wait
     // for a person, so the hook may run as long as that wait.
     api.on(
       "before_tool_call",
-      (event, ctx) => guard.beforeToolCall(event) ?? governance?.decide(event, ctx),
-      { priority: 1000, ...(governance === undefined ? {} : { timeoutMs: governance.hookTimeoutMs }) },
+      (event, ctx) => guard.beforeToolCall(event) ?? governance.decide(event, ctx),
+      { priority: 1000, timeoutMs: governance.hookTimeoutMs },
     );
     api.on(
       "tool_result_persist",

@@ -97,11 +97,9 @@ export class Governance {
     this.failure = failure;
   }
 
-  /** Read `pluginConfig.governance`; never throws: a bad config blocks every call. Until `up`
-   * configures governance (issue 20, next step), a config without the key leaves it off. */
-  static load(pluginConfig: unknown): Governance | undefined {
+  /** Read `pluginConfig.governance`; never throws: a missing or bad config blocks every call. */
+  static load(pluginConfig: unknown): Governance {
     const raw = isObject(pluginConfig) ? pluginConfig.governance : undefined;
-    if (raw === undefined) return undefined;
     try {
       return new Governance(parseGovernanceConfig(raw), undefined);
     } catch (error) {

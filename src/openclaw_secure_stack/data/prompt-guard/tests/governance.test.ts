@@ -19,9 +19,7 @@ const ctx = {
 };
 
 function load(config: unknown): Governance {
-  const loaded = Governance.load(config);
-  assert.ok(loaded !== undefined);
-  return loaded;
+  return Governance.load(config);
 }
 
 function governance(overrides: Record<string, unknown> = {}): Governance {
@@ -95,9 +93,9 @@ test("an unreachable stack blocks the call", async () => {
   assert.match(decision?.blockReason ?? "", /governance unreachable or unusable/);
 });
 
-test("a bad governance config blocks every call", async () => {
+test("a missing or bad governance config blocks every call", async () => {
   stub.reset([]);
-  for (const config of [{ governance: null }, { governance: { url: "ftp://x", token: TOKEN } }, { governance: { url: stub.url, token: "short" } }]) {
+  for (const config of [{}, { governance: null }, { governance: { url: "ftp://x", token: TOKEN } }, { governance: { url: stub.url, token: "short" } }]) {
     const loaded = load(config);
     assert.match(loaded.failure ?? "", /all tool calls are blocked/);
     assert.equal((await loaded.decide(call, ctx))?.block, true);

@@ -112,3 +112,11 @@ test("with a broken governance config the plugin fails closed and says why", () 
   assert.equal(code, 503);
   assert.equal(body.guarding, false);
 });
+
+test("without a governance config the plugin fails closed and says why", async () => {
+  const { hooks, routes, logs } = register({ rulesPath: SHIPPED_RULES, quarantinePath: SHIPPED_QUARANTINE });
+  assert.match(logs.join("\n"), /config.governance is missing/);
+  assert.equal(status(routes[0] as { handler: Handler }).code, 503);
+  const decision = (await (hooks.get("before_tool_call") as Handler)({ toolName: "ls", params: {} }, {})) as { block: boolean };
+  assert.equal(decision.block, true);
+});
