@@ -40,6 +40,7 @@ MIN_TOKEN_CHARS = 16
 # RFC 6750 b64token characters (before any trailing '='): what a client can send as a bearer.
 TOKEN_CHARS = frozenset(string.ascii_letters + string.digits + "-._~+/")
 _HEX = frozenset(string.hexdigits)
+_TOKEN_NAME = frozenset(string.ascii_letters + string.digits + "_.-")
 _NEW_CLIENT_HINT = "make one with: openclaw-secure-stack token new NAME"
 
 
@@ -149,6 +150,17 @@ def _id_list(value: object, *, allow_minus: bool) -> object:
 
 
 @dataclass(frozen=True)
+class GovernanceConfig:
+    """The governance engine's policy and tool table, its store, and who may approve."""
+
+    policy_path: Path
+    tools_path: Path
+    db_path: Path
+    approvers: frozenset[str]
+    approval_ttl: float
+
+
+@dataclass(frozen=True)
 class ProxyConfig:
     """Everything `serve` needs, complete: the required secrets are present."""
 
@@ -162,6 +174,7 @@ class ProxyConfig:
     upstream: UpstreamConfig
     audit: AuditConfig
     detection: DetectionConfig
+    governance: GovernanceConfig
     webhooks: WebhookConfig | None = None
 
 
@@ -289,6 +302,13 @@ class Settings(BaseSettings):
             "makes one on every start, in DATA_DIR/run/internal-api-token."
         ),
     )
+    governance_plugin_token: SecretStr | None = Field(
+        None,
+        description=(
+            "Token the prompt-guard plugin presents to the governance routes of the internal "
+            "API (and nothing else); `up` makes one on every start."
+        ),
+    )
     openclaw_install_dir: Path | None = Field(
         None,
         description="Where npm installs the pinned OpenClaw (default: DATA_DIR/runtime).",
@@ -355,6 +375,30 @@ class Settings(BaseSettings):
             "Non-streaming replies up to this size are held, scanned and flagged with a header; "
             "larger ones are scanned as they stream."
         ),
+    )
+
+    # --- governance ----------------------------------------------------------------------
+    governance_policy_path: Path = Field(
+        resources.DEFAULT_POLICY,
+        description="Governance policies for every tool call (default: the packaged one).",
+    )
+    governance_tools_path: Path = Field(
+        resources.GOVERNANCE_TOOLS,
+        description="Table of OpenClaw's tools and their parameters (default: the packaged one).",
+    )
+    governance_db_path: Path | None = Field(
+        None,
+        description=(
+            "SQLite file for approvals, rate counters and session history "
+            "(default: DATA_DIR/governance/governance.sqlite)."
+        ),
+    )
+    approvers: Annotated[frozenset[str], NoDecode] = Field(
+        default_factory=frozenset,
+        description="Client token names with the approver role: 'alice,bob'.",
+    )
+    approval_ttl_seconds: float = Field(
+        600.0, gt=0, le=86400, description="Seconds an approval stays valid (asked or granted)."
     )
 
     # --- phone relays (Telegram and WhatsApp webhooks): issue 24 -----------------------------
@@ -611,6 +655,17 @@ class Settings(BaseSettings):
         token_digests(value, source="CLIENT_TOKENS")
         return value
 
+    @field_validator("approvers", mode="before")
+    @classmethod
+    def _parse_approvers(cls, value: object) -> object:
+        if isinstance(value, str):
+            names = frozenset(name.strip() for name in value.split(",") if name.strip())
+            bad = sorted(name for name in names if not _TOKEN_NAME.issuperset(name))
+            if bad:
+                raise ValueError(f"{bad} are not token names (A-Z a-z 0-9 _ . -)")
+            return names
+        return value
+
     @field_validator("upstream_url", "model_base_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
@@ -628,7 +683,9 @@ class Settings(BaseSettings):
             )
         return value
 
-    @field_validator("audit_key", "model_gateway_key", "internal_api_token")
+    @field_validator(
+        "audit_key", "model_gateway_key", "internal_api_token", "governance_plugin_token"
+    )
     @classmethod
     def _long_key(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and len(value.get_secret_value()) < 32:
@@ -647,6 +704,8 @@ class Settings(BaseSettings):
         "indirect_rules_path",
         "classifier_model_path",
         "quarantine_list_path",
+        "governance_policy_path",
+        "governance_tools_path",
         "proxy_routes_path",
         "scanner_rules_path",
     )
@@ -663,7 +722,9 @@ class Settings(BaseSettings):
             raise ValueError(f"{value} exists and is not a directory")
         return value
 
-    @field_validator("audit_log_path", "audit_anchor_path", "client_tokens_file")
+    @field_validator(
+        "audit_log_path", "audit_anchor_path", "client_tokens_file", "governance_db_path"
+    )
     @classmethod
     def _not_a_directory(cls, value: Path | None) -> Path | None:
         if value is not None and value.is_dir():
@@ -750,6 +811,15 @@ class Settings(BaseSettings):
             response_scan_buffer_bytes=self.response_scan_buffer_bytes,
         )
 
+    def governance_config(self) -> GovernanceConfig:
+        return GovernanceConfig(
+            policy_path=self.governance_policy_path,
+            tools_path=self.governance_tools_path,
+            db_path=self.governance_db_path or self.data_dir / "governance" / "governance.sqlite",
+            approvers=self.approvers,
+            approval_ttl=self.approval_ttl_seconds,
+        )
+
     def model_provider_config(self) -> ProviderConfig | None:
         """The real provider, or None when no model is configured (no MODEL_BASE_URL).
 
@@ -790,6 +860,11 @@ class Settings(BaseSettings):
                 internal_token=(
                     self.internal_api_token.get_secret_value() if self.internal_api_token else None
                 ),
+                plugin_token=(
+                    self.governance_plugin_token.get_secret_value()
+                    if self.governance_plugin_token
+                    else None
+                ),
                 scan_thread_threshold=self.detect_thread_threshold_bytes,
             )
         except GatewayConfigError as exc:  # every value was checked above: a bug if reached
@@ -803,6 +878,12 @@ class Settings(BaseSettings):
             "AUDIT_KEY": self.audit_key is None,
         }
         missing = [_MISSING[variable] for variable, gone in absent.items() if gone]
+        strangers = sorted(self.approvers - set(self._client_digests))
+        if strangers and self._client_digests:
+            missing.append(
+                f"APPROVERS: {strangers} are not client token names "
+                f"(CLIENT_TOKENS / CLIENT_TOKENS_FILE has {sorted(self._client_digests)})"
+            )
         if missing:
             raise SettingsError("invalid configuration:\n  " + "\n  ".join(missing))
         return ProxyConfig(
@@ -816,6 +897,7 @@ class Settings(BaseSettings):
             upstream=self.upstream_config(),
             audit=self.audit_config(),
             detection=self.detection_config(),
+            governance=self.governance_config(),
             webhooks=self.webhook_config(),
         )
 

@@ -6,7 +6,9 @@ all sessions and by `up`), starts the scripted fake LLM (`fake_llm.py`), then ru
 `openclaw-secure-stack up`, as a child process in a temporary directory: OpenClaw on loopback
 with the prompt-guard plugin and the shipped rules, the proxy in front of it, the fake LLM as the
 model provider. At the end `up` gets SIGTERM and the harness checks that every process it
-started is gone.
+started is gone. Every tool call goes through governance; the shared stack's policy
+(`policies/allow-all.json`) allows them all, so the other layers can be tested alone;
+test_governance_real_openclaw.py restarts it with the shipped policy.
 
 Fixtures for tests (every test in tests/e2e is marked `e2e` automatically; under pytest-xdist
 they all run on one worker, see tests/conftest.py):

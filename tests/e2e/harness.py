@@ -25,6 +25,7 @@ from fake_llm import FakeLLM
 
 from openclaw_secure_stack import resources
 from openclaw_secure_stack.audit.log import chain_paths
+from openclaw_secure_stack.runtime.credentials import LOCAL_CLIENT
 from openclaw_secure_stack.runtime.stack import read_state
 from openclaw_secure_stack.runtime.supervisor import descendants, is_running
 
@@ -34,6 +35,7 @@ START_TIMEOUT = 240.0
 STOP_TIMEOUT = 60.0
 REQUEST_TIMEOUT = 120.0
 PROXY_READ_TIMEOUT = 100  # below REQUEST_TIMEOUT, so a slow turn is the proxy's 504
+ALLOW_ALL_POLICY = Path(__file__).parent / "policies" / "allow-all.json"
 # Settings `up` could pick up from the developer's shell; the harness decides all of them.
 INHERITED_SETTINGS = (
     "CLIENT_TOKENS",
@@ -48,6 +50,11 @@ INHERITED_SETTINGS = (
     "MODEL_GATEWAY_PORT",
     "MODEL_GATEWAY_KEY",
     "OPENCLAW_SANDBOX",
+    "GOVERNANCE_POLICY_PATH",
+    "GOVERNANCE_TOOLS_PATH",
+    "GOVERNANCE_DB_PATH",
+    "GOVERNANCE_PLUGIN_TOKEN",
+    "APPROVERS",
 )
 PROVIDER_KEY = "fake-provider-key"
 
@@ -170,6 +177,9 @@ class StackHandle:
             PROMPT_GUARD_DIR=str(resources.PROMPT_GUARD_PLUGIN),
             INDIRECT_RULES_PATH=str(self.rules_path),
             PROMPT_RULES_PATH=str(resources.PROMPT_RULES),
+            # Governance runs on every tool call; this policy allows them all, so the tests of
+            # the other layers see those layers (test_governance_* run the shipped policy).
+            GOVERNANCE_POLICY_PATH=str(ALLOW_ALL_POLICY),
             QUARANTINE_LIST_PATH=str(self.quarantine_path),
             # OpenClaw's first agent turn after a start prepares for 13-16 s (its trace: 7-9 s
             # building the system prompt) on a busy 2-core box; the 30 s default read timeout
@@ -204,7 +214,7 @@ class StackHandle:
                 raise RuntimeError(f"`up` did not start; its output:\n{self.up_log.read_text()}")
             time.sleep(0.25)
         secrets = self.data_dir / "secrets"
-        self.client_token = (secrets / "client-tokens").read_text().strip().split(":", 1)[1]
+        self.client_token = self.client_tokens()[LOCAL_CLIENT]
         self.gateway_token = (secrets / "gateway-token").read_text().strip()
         self.started = [
             self.process.pid,
@@ -213,6 +223,11 @@ class StackHandle:
             *([state.model_gateway_pid] if state.model_gateway_pid else []),
         ]
         self.started += descendants(self.process.pid)
+
+    def client_tokens(self) -> dict[str, str]:
+        """name -> token of every client in the tokens file `up` generated (and tests extend)."""
+        text = (self.data_dir / "secrets" / "client-tokens").read_text()
+        return dict(line.split(":", 1) for line in text.split() if ":" in line)
 
     def stop(self) -> None:
         """SIGTERM `up` and wait; then kill and report anything it left running."""

@@ -15,7 +15,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -65,9 +65,19 @@ class Gateway:
         return http_post(self.url + "/v1/chat/completions", body, headers, timeout=120).status
 
 
+# Nothing listens there: a plugin asking it for decisions blocks every call.
+UNREACHABLE_GOVERNANCE = {"url": "http://127.0.0.1:9", "token": "unreachable-governance-0123456789"}
+
+
 @contextlib.contextmanager
-def bare_gateway(root: Path, llm: FakeLLM, rules_path: Path) -> Iterator[Gateway]:
-    """OpenClaw with prompt-guard reading `rules_path`, until the block ends."""
+def bare_gateway(
+    root: Path,
+    llm: FakeLLM,
+    rules_path: Path,
+    governance: Mapping[str, object] = UNREACHABLE_GOVERNANCE,
+) -> Iterator[Gateway]:
+    """OpenClaw with prompt-guard reading `rules_path` and asking `governance`, until the block
+    ends."""
     node = find_node()
     install = ensure_installed(INSTALL_ROOT, node)
     plugin_dir = install_plugin(resources.PROMPT_GUARD_PLUGIN, node, INSTALL_ROOT)
@@ -77,7 +87,11 @@ def bare_gateway(root: Path, llm: FakeLLM, rules_path: Path) -> Iterator[Gateway
     guard = PluginSpec(
         "prompt-guard",
         plugin_dir,
-        {"rulesPath": str(rules_path), "quarantinePath": str(resources.QUARANTINE_LIST)},
+        {
+            "rulesPath": str(rules_path),
+            "quarantinePath": str(resources.QUARANTINE_LIST),
+            "governance": dict(governance),
+        },
     )
     provider = ModelProvider(llm.base_url, "fake-provider-key", "fake-model")
     config = build_config(
@@ -158,3 +172,19 @@ def test_a_broken_rules_file_blocks_every_tool_call(
             assert result.startswith(expected), result
             assert result.endswith("; all tool calls are blocked")
         assert not marker.exists()
+
+
+def test_an_unreachable_governance_endpoint_blocks_every_tool_call(
+    fake_llm: FakeLLM, tmp_path: Path
+) -> None:
+    """With intact rules but nothing answering at the governance URL, a tool call is blocked,
+    never runs, and the model reads why."""
+    marker = tmp_path / "exec-ran"
+    with bare_gateway(tmp_path / "gateway", fake_llm, resources.INDIRECT_RULES) as gateway:
+        call = ToolCall("exec", {"command": f"touch {marker}"})
+        fake_llm.script(call, Reply("done"))
+        assert gateway.chat("go") == 200
+        result = fake_llm.requests[-1].tool_results()[call.call_id]
+        assert result.startswith("prompt-guard: governance unreachable or unusable"), result
+        assert result.endswith("the tool call is blocked")
+    assert not marker.exists()

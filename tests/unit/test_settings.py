@@ -122,6 +122,7 @@ BAD_VALUES: dict[str, tuple[str, str]] = {
     "MODEL_GATEWAY_PORT": ("65536", "less than or equal to 65535"),
     "MODEL_GATEWAY_KEY": ("short", "at least 32 characters"),
     "INTERNAL_API_TOKEN": ("short", "at least 32 characters"),
+    "GOVERNANCE_PLUGIN_TOKEN": ("short", "at least 32 characters"),
     "PROMPT_GUARD_DIR": ("{tmp}", "is not an OpenClaw plugin folder"),
     "QUARANTINE_LIST_PATH": ("{tmp}/missing.json", "is not a file (unset it"),
     "SCANNER_RULES_PATH": ("{tmp}/missing.json", "is not a file (unset it"),
@@ -132,6 +133,11 @@ BAD_VALUES: dict[str, tuple[str, str]] = {
     "CLASSIFIER_REJECT_THRESHOLD": ("0", "greater than 0"),
     "DETECT_THREAD_THRESHOLD_BYTES": ("-1", "greater than or equal to 0"),
     "RESPONSE_SCAN_BUFFER_BYTES": ("10", "greater than or equal to 1024"),
+    "GOVERNANCE_POLICY_PATH": ("{tmp}/missing.json", "is not a file (unset it"),
+    "GOVERNANCE_TOOLS_PATH": ("{tmp}", "is not a file (unset it"),
+    "GOVERNANCE_DB_PATH": ("{tmp}", "is a directory"),
+    "APPROVERS": ("bob,b@d", "['b@d'] are not token names"),
+    "APPROVAL_TTL_SECONDS": ("0", "greater than 0"),
     "TELEGRAM_BOT_TOKEN": ("abc", "must look like 123456:ABC"),
     "TELEGRAM_WEBHOOK_SECRET": ("not/allowed", "1-256 of A-Z a-z 0-9 _ -"),
     "TELEGRAM_ALLOWED_USERS": ("12,bob", "'bob' is not a numeric id"),
@@ -251,6 +257,18 @@ def test_serve_names_every_missing_secret_at_once() -> None:
     ]
 
 
+def test_approvers_must_be_client_token_names() -> None:
+    """A typo in APPROVERS would silently leave nobody able to approve: `serve` refuses it."""
+    with pytest.raises(SettingsError) as caught:
+        load_settings(
+            openclaw_gateway_token=GATEWAY,
+            client_tokens=f"alice:{TOKEN}",
+            audit_key="k" * 32,
+            approvers="alice,bbo",
+        ).proxy_config()
+    assert "APPROVERS: ['bbo'] are not client token names" in str(caught.value)
+
+
 def test_unset_paths_mean_the_packaged_files(tmp_path: Path) -> None:
     """From any directory, the rules, model, plugin and quarantine list are the packaged ones."""
     settings = load_settings()
@@ -259,6 +277,8 @@ def test_unset_paths_mean_the_packaged_files(tmp_path: Path) -> None:
     assert settings.classifier_model_path == resources.CLASSIFIER_MODEL
     assert settings.quarantine_list_path == resources.QUARANTINE_LIST
     assert settings.prompt_guard_dir == resources.PROMPT_GUARD_PLUGIN
+    assert settings.governance_policy_path == resources.DEFAULT_POLICY
+    assert settings.governance_tools_path == resources.GOVERNANCE_TOOLS
     for path in (settings.prompt_rules_path, settings.classifier_model_path):
         assert path.is_absolute() and path.is_file()
     assert not any(tmp_path.iterdir())

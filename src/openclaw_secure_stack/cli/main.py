@@ -16,9 +16,11 @@ from typer.core import TyperGroup
 
 from openclaw_secure_stack.audit.log import AuditLogError
 from openclaw_secure_stack.cli import (
+    approvals,
     audit,
     detect,
     model_gateway,
+    policy,
     quarantine,
     scan,
     serve,
@@ -27,6 +29,7 @@ from openclaw_secure_stack.cli import (
 )
 from openclaw_secure_stack.cli import telegram as telegram_cli  # phone relays (issue 24)
 from openclaw_secure_stack.detect import RulesError
+from openclaw_secure_stack.governance import PolicyError, ToolTableError
 from openclaw_secure_stack.proxy.routes import RouteTableError
 from openclaw_secure_stack.quarantine import ListError, StoreError
 from openclaw_secure_stack.scanner import ScannerRulesError
@@ -42,6 +45,8 @@ CONFIG_ERRORS = (
     ScannerRulesError,
     StoreError,
     ListError,
+    PolicyError,
+    ToolTableError,
 )
 
 
@@ -68,6 +73,8 @@ app.add_typer(token.app, name="token")
 app.add_typer(quarantine.app, name="quarantine")
 app.add_typer(quarantine.pins, name="pin")
 app.command("rescan")(quarantine.rescan)
+app.add_typer(policy.app, name="policy")
+app.add_typer(approvals.app, name="approvals")
 app.command("detect")(detect.detect)
 app.command("scan")(scan.scan)
 app.command("serve")(serve.serve)

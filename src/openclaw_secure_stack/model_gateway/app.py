@@ -17,7 +17,7 @@ import os
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from openclaw_secure_stack import asgi
 from openclaw_secure_stack.audit.sink import AuditEvent, AuditSink
@@ -26,7 +26,7 @@ from openclaw_secure_stack.model_gateway import codec
 from openclaw_secure_stack.model_gateway.config import GatewayConfig
 from openclaw_secure_stack.model_gateway.decisions import AllowAll, ToolCallDecider
 from openclaw_secure_stack.model_gateway.errors import GatewayError, failed, invalid
-from openclaw_secure_stack.model_gateway.internal import InternalAPI, bearer_matches
+from openclaw_secure_stack.model_gateway.internal import InternalAPI, Services, bearer_matches
 from openclaw_secure_stack.model_gateway.provenance import (
     MemoryProvenance,
     ProvenanceStore,
@@ -37,6 +37,9 @@ from openclaw_secure_stack.model_gateway.providers.http import ProviderHTTP
 from openclaw_secure_stack.model_gateway.reply import ReplyGuard, ReplySummary
 from openclaw_secure_stack.model_gateway.scanner import ToolResultReport, ToolResultScanner
 from openclaw_secure_stack.proxy.flow import Body, ClientGone, Headers, Receive, Reject, Scope, Send
+
+if TYPE_CHECKING:  # governance imports the gateway's decision types: no import cycle at run time
+    from openclaw_secure_stack.governance.endpoint import GovernanceEndpoint
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +76,7 @@ def build_app(
     *,
     decider: ToolCallDecider | None = None,
     provenance: ProvenanceStore | None = None,
+    governance: GovernanceEndpoint | None = None,
 ) -> GatewayApp:
     """The gateway with its provider; `decider` defaults to allow-all until governance lands."""
     http = ProviderHTTP(
@@ -92,6 +96,7 @@ def build_app(
         sink,
         AllowAll() if decider is None else decider,
         MemoryProvenance(config.provenance_entries) if provenance is None else provenance,
+        governance,
     )
 
 
@@ -104,6 +109,7 @@ class GatewayApp:
         sink: AuditSink,
         decider: ToolCallDecider,
         provenance: ProvenanceStore,
+        governance: GovernanceEndpoint | None = None,
     ) -> None:
         self.config = config
         self.scanner = scanner
@@ -112,7 +118,9 @@ class GatewayApp:
         self._sink = sink
         self._decider = decider
         self._key = config.gateway_key.encode()
-        self.internal = InternalAPI(config.internal_token, provenance)
+        self.internal = InternalAPI(
+            config.internal_token, Services(provenance, governance), config.plugin_token
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -176,7 +184,7 @@ class GatewayApp:
         if path == "/health" and method == "GET":
             return _json(200, {"status": "ok"})
         if path.startswith("/internal/"):
-            return self._internal(method, path, headers, request_id)
+            return await self._internal(method, path, headers, receive, request_id)
         if not self._authorized(headers):
             raise GatewayError(401, "invalid_api_key", "a valid gateway key is required")
         if path == "/v1/models" and method == "GET":
@@ -195,11 +203,15 @@ class GatewayApp:
     def _authorized(self, headers: Headers) -> bool:
         return bearer_matches(headers, self._key)
 
-    def _internal(self, method: str, path: str, headers: Headers, request_id: str) -> _Reply:
+    async def _internal(
+        self, method: str, path: str, headers: Headers, receive: Receive, request_id: str
+    ) -> _Reply:
         """The internal API's answer, audited (refusals too) before it is sent."""
         details: dict[str, object] = {"method": method, "path": path[:200]}
         try:
-            route, answer = self.internal.answer(method, path, headers)
+            caller, route, answer = await self.internal.answer(
+                method, path, headers, lambda: self._read_body(headers, receive)
+            )
         except GatewayError as exc:
             actor = None if exc.status == 401 else "internal"
             self.audit(
@@ -214,12 +226,21 @@ class GatewayApp:
             exc.audited = True
             raise
         details |= {"route": route, "status": answer.status, **answer.details}
-        self.audit(AuditEvent(INTERNAL_EVENT, "allow", "internal", request_id, details))
+        self.audit(AuditEvent(INTERNAL_EVENT, "allow", caller, request_id, details))
         return _json(answer.status, answer.payload)
 
     async def _read_request(
         self, headers: Headers, receive: Receive
     ) -> tuple[dict[str, Any], bytes]:
+        raw = await self._read_body(headers, receive)
+        try:
+            document = codec.loads(raw)
+        except codec.InvalidJSON:
+            raise invalid("the request body is not valid JSON (finite numbers only)") from None
+        return check_request(document), raw
+
+    async def _read_body(self, headers: Headers, receive: Receive) -> bytes:
+        """The request body under its cap (413) and the client deadline (408)."""
         limit = self.config.max_body_bytes
         declared = headers.get_all("content-length")
         length: int | None = None
@@ -232,14 +253,9 @@ class GatewayApp:
                 raise GatewayError(413, "body_too_large", f"request body exceeds {limit} bytes")
         body = Body(receive, length=length, limit=limit, timeout=self.config.client_timeout)
         try:
-            raw = await body.read()
+            return await body.read()
         except Reject as exc:
             raise GatewayError(exc.status, exc.code, exc.message) from None
-        try:
-            document = codec.loads(raw)
-        except codec.InvalidJSON:
-            raise invalid("the request body is not valid JSON (finite numbers only)") from None
-        return check_request(document), raw
 
     async def _chat(self, headers: Headers, receive: Receive, request_id: str) -> _Reply:
         started = time.monotonic()

@@ -60,6 +60,8 @@ class GatewayConfig:
     host: str = "127.0.0.1"
     # Opens the internal API (`internal.py`) to the stack's own services; None: closed.
     internal_token: str | None = None
+    # Opens only its governance routes to the prompt-guard plugin; None: closed to it.
+    plugin_token: str | None = None
     port: int = 8081
     allow_remote: bool = False
     max_body_bytes: int = 10 << 20
@@ -79,6 +81,13 @@ class GatewayConfig:
             raise GatewayConfigError("internal token: must be at least 32 characters")
         if self.internal_token is not None and self.internal_token == self.gateway_key:
             raise GatewayConfigError("internal token: must differ from the gateway key")
+        if self.plugin_token is not None and (
+            len(self.plugin_token) < 32
+            or self.plugin_token in (self.gateway_key, self.internal_token)
+        ):
+            raise GatewayConfigError(
+                "plugin token: must be at least 32 characters and differ from the other keys"
+            )
         if self.host not in LOOPBACK and not self.allow_remote:
             raise GatewayConfigError(
                 f"listen host {self.host!r} is not loopback; the gateway listens on loopback only"

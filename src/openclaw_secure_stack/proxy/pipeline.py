@@ -9,6 +9,9 @@ from functools import partial
 
 from openclaw_secure_stack.audit.sink import AuditSink
 from openclaw_secure_stack.detect import load_configured_detector
+from openclaw_secure_stack.governance.desk import ApprovalDesk
+from openclaw_secure_stack.governance.store import SqliteStore
+from openclaw_secure_stack.proxy.approvals import Approvals
 from openclaw_secure_stack.proxy.audit import Audit, AuditGate, Intent
 from openclaw_secure_stack.proxy.auth import Auth
 from openclaw_secure_stack.proxy.flow import ClientGone, Flow, Reject, Response, Stage
@@ -39,6 +42,8 @@ def default_stages(
     detection = config.detection
     detector = load_configured_detector(detection)
     gate = AuditGate(audit)
+    governance = config.governance
+    desk = ApprovalDesk(SqliteStore(governance.db_path), gate, governance.approvers)
     after_auth: list[Stage] = [
         Sanitize(detector, thread_threshold=detection.thread_threshold_bytes),
         Frames(detector, gate, upstream, thread_threshold=detection.thread_threshold_bytes),
@@ -62,6 +67,8 @@ def default_stages(
         *webhooks,
         Auth(config.client_digests),
         Probes(upstream, gate),
+        # Answers /governance/approvals itself (approver tokens only), before the route table.
+        Approvals(desk),
         Routes(load_route_table(config.routes)),
         *after_auth,
     ]

@@ -83,6 +83,8 @@ PROXY_WITHHELD = ("MODEL_API_KEY", "MODEL_GATEWAY_KEY")
 MODEL_GATEWAY_WITHHELD = ("OPENCLAW_GATEWAY_TOKEN", "CLIENT_TOKENS", "CLIENT_TOKENS_FILE")
 # Model calls must finish inside this; an agent run that hangs is cut off rather than held open.
 AGENT_TIMEOUT_SECONDS = 120
+# A tool call that needs approval waits this long for a person, inside the agent's run time.
+APPROVAL_WAIT_SECONDS = 90
 
 
 class StackError(Exception):
@@ -306,7 +308,19 @@ def stack_secrets(settings: Settings) -> dict[str, Path]:
         secrets["CLIENT_TOKENS_FILE"] = settings.client_tokens_file.resolve()
     # The phone relays' replay set: a command that could edit it could replay a message.
     secrets["WEBHOOK_REPLAY_PATH"] = settings.webhook_replay_file().resolve().parent
+    # Approvals: a command that could write them could approve its own calls.
+    secrets["GOVERNANCE_DB_PATH"] = settings.governance_config().db_path.resolve().parent
     return secrets
+
+
+def governance_plugin_config(settings: Settings, plugin_token: str) -> dict[str, object]:
+    """Where the prompt-guard plugin asks for decisions: the model gateway's internal API,
+    with a token that opens only its governance routes."""
+    return {
+        "url": model_gateway_url(settings),
+        "token": plugin_token,
+        "approvalWaitMs": APPROVAL_WAIT_SECONDS * 1000,
+    }
 
 
 def model_gateway_url(settings: Settings) -> str:
@@ -318,6 +332,7 @@ def model_gateway_environment(
     credentials: Credentials,
     provider: ProviderConfig,
     gateway_key: str,
+    plugin_token: str,
     base: dict[str, str],
 ) -> dict[str, str]:
     """The model gateway child's settings: the only process given the provider key."""
@@ -325,6 +340,9 @@ def model_gateway_environment(
     env.update(
         MODEL_GATEWAY_KEY=gateway_key,
         INTERNAL_API_TOKEN=credentials.internal_token,
+        GOVERNANCE_PLUGIN_TOKEN=plugin_token,
+        GOVERNANCE_DB_PATH=str(settings.governance_config().db_path.resolve()),
+        DATA_DIR=str(settings.data_dir.resolve()),
         MODEL_API_KEY=provider.api_key,
         MODEL_BASE_URL=provider.base_url,
         MODEL_PROVIDER=provider.kind,
@@ -348,6 +366,7 @@ def proxy_environment(
         INTERNAL_API_TOKEN=credentials.internal_token,
         AUDIT_KEY=credentials.audit_key,
         AUDIT_LOG_PATH=str(settings.audit_log_path.resolve()),
+        GOVERNANCE_DB_PATH=str(settings.governance_config().db_path.resolve()),
         PROXY_HOST=settings.proxy_host,
         PROXY_PORT=str(settings.proxy_port),
     )
@@ -414,14 +433,17 @@ class Stack:
             self._report(
                 f"quarantined skill moved out of reach: {move.source} -> {move.destination}"
             )
-        # OpenClaw (and so its exec tool) only ever holds this key, good only at the gateway.
-        gateway_key = new_token()
+        # OpenClaw (and so its exec tool) only ever holds this key, good only at the gateway,
+        # and the plugin's token, good only for asking the gateway for governance decisions.
+        gateway_key, plugin_token = new_token(), new_token()
+        governance = governance_plugin_config(settings, plugin_token)
+        plugin = replace(plugin, config={**plugin.config, "governance": governance})
         if provider is None:
             self._no_model = NoModelEndpoint()
             model_url = await self._no_model.start()
         else:
             self._model_gateway = Supervisor(
-                self._model_gateway_spec(credentials, provider, gateway_key),
+                self._model_gateway_spec(credentials, provider, gateway_key, plugin_token),
                 report=self._report,
                 on_restart=self._write_state,
             )
@@ -482,14 +504,18 @@ class Stack:
         return self._state
 
     def _model_gateway_spec(
-        self, credentials: Credentials, provider: ProviderConfig, gateway_key: str
+        self,
+        credentials: Credentials,
+        provider: ProviderConfig,
+        gateway_key: str,
+        plugin_token: str,
     ) -> ChildSpec:
         settings = self._settings
         return ChildSpec(
             name="model gateway",
             argv=cli_command("model-gateway"),
             env=model_gateway_environment(
-                settings, credentials, provider, gateway_key, dict(os.environ)
+                settings, credentials, provider, gateway_key, plugin_token, dict(os.environ)
             ),
             cwd=Path.cwd(),
             ready_url=f"{model_gateway_url(settings)}/health",

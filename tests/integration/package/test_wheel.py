@@ -106,6 +106,13 @@ def test_scan_uses_the_packaged_rules_and_grammars(installed: Path, workdir: Pat
     report = json.loads(result.stdout)
     assert report["verdict"] == "malicious"
     assert "OSS-SCAN-010" in {finding["rule"] for finding in report["findings"]}
+
+
+def test_the_packaged_governance_policy_passes_its_examples(installed: Path, workdir: Path) -> None:
+    """`policy test` finds the packaged policy and tool table from anywhere and passes."""
+    result = _run(installed, "policy", "test", cwd=workdir, env=_clean_environment())
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "site-packages/openclaw_secure_stack/data/policies/default.json" in result.stdout
     assert list(workdir.iterdir()) == []
 
 

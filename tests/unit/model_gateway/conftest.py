@@ -57,8 +57,9 @@ async def make_gateway(detector: Detector) -> AsyncIterator[MakeGateway]:
         provider.step = Turn("ok")
         provider.after_tools = None
         sink = CapturingSink()
-        limits = {k: v for k, v in options.items() if k not in ("decider", "provenance")}
-        extras = {k: v for k, v in options.items() if k in ("decider", "provenance")}
+        built = ("decider", "provenance", "governance")
+        limits = {k: v for k, v in options.items() if k not in built}
+        extras = {k: v for k, v in options.items() if k in built}
         app = build_app(config_for(provider, **limits), detector, sink, **extras)
         apps.append(app)
         return app, sink

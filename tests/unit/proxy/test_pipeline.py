@@ -41,9 +41,9 @@ class Final(Record):
 
 
 def test_default_stages_are_in_pipeline_order() -> None:
-    """auth, probes, routes, sanitize, frames, session, intent, forward, scan_response, audit:
-    request stages, the durable intent record right before the forwarder, response stages, audit
-    last."""
+    """auth, probes, approvals, routes, sanitize, frames, session, intent, forward, scan_response,
+    audit: request stages, the durable intent record right before the forwarder, response stages,
+    audit last."""
     settings = Settings(
         _env_file=None,
         openclaw_gateway_token=TEST_GATEWAY_TOKEN,
@@ -55,6 +55,7 @@ def test_default_stages_are_in_pipeline_order() -> None:
     assert [stage.name for stage in stages] == [
         "auth",
         "probes",
+        "approvals",
         "routes",
         "sanitize",
         "frames",

@@ -106,9 +106,13 @@ def test_the_model_gateway_child_alone_gets_the_provider_key(tmp_path: Path) -> 
     settings = model_settings(tmp_path, model_provider="anthropic", model_gateway_port=18081)
     provider = settings.model_provider_config()
     assert provider is not None
-    env = model_gateway_environment(settings, CREDENTIALS, provider, "per-start-key", SHELL)
+    env = model_gateway_environment(
+        settings, CREDENTIALS, provider, "per-start-key", "plugin-token", SHELL
+    )
     assert env["MODEL_API_KEY"] == "sk-real"
     assert env["MODEL_GATEWAY_KEY"] == "per-start-key"
+    assert env["GOVERNANCE_PLUGIN_TOKEN"] == "plugin-token"
+    assert env["GOVERNANCE_DB_PATH"] == str(settings.governance_config().db_path.resolve())
     assert env["INTERNAL_API_TOKEN"] == "i" * 43
     assert (env["MODEL_PROVIDER"], env["MODEL_BASE_URL"]) == ("anthropic", "https://llm.example/v1")
     assert (env["MODEL_GATEWAY_HOST"], env["MODEL_GATEWAY_PORT"]) == ("127.0.0.1", "18081")
@@ -271,6 +275,7 @@ def test_with_default_settings_no_secret_is_inside_the_sandbox(tmp_path: Path) -
         "AUDIT_ANCHOR_PATH",
         ".env",
         "CLIENT_TOKENS_FILE",
+        "GOVERNANCE_DB_PATH",
         "WEBHOOK_REPLAY_PATH",
     }
     require_hidden(default_plan(tmp_path, settings), secrets)
